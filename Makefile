@@ -1,0 +1,42 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Both bootstrap .venv from nothing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+GD := $(VENV)/bin/golong-data
+export GOLONG_CACHE ?= $(HOME)/.cache/golong-data
+
+.PHONY: install local-llm test test-long demo bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,card]'
+	$(PY) -m golong_data.tokens --fetch
+	touch $@
+
+install: $(VENV)/.installed
+
+# The embedded default LLM: SmolLM2-135M served by llama-cpp-python (compiled once per machine, cached).
+local-llm: install
+	bash scripts/setup_local_llm.sh $(PY)
+
+test: install local-llm
+	$(VENV)/bin/ruff check golong_data tests bench scripts
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-long: install local-llm
+	$(PY) -m pytest -q -p no:cacheprovider -m slow
+
+demo: install local-llm
+	bash scripts/fetch_corpus.sh $(GOLONG_CACHE)/corpus
+	$(GD) run examples/demo.yaml
+
+bench: install
+	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+lint: install
+	$(VENV)/bin/ruff check golong_data tests bench scripts
+
+clean:
+	rm -rf $(VENV) work .pytest_cache
