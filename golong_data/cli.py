@@ -11,7 +11,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -75,7 +75,7 @@ def ingest(
                                        "transcripts, .txt/.md."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes documents.jsonl + rejected.jsonl."),
     strict: bool = typer.Option(False, help="Exit non-zero when any input was rejected."),
-    shard: Optional[str] = typer.Option(None, help="Process only shard i/N of the inputs (e.g. 0/4)."),
+    shard: str | None = typer.Option(None, help="Process only shard i/N of the inputs (e.g. 0/4)."),
 ) -> None:
     """Read books, papers and dialogues into one document record each."""
     from golong_data.ingest import run_ingest
