@@ -87,12 +87,151 @@ def ingest(
 
 
 # ---------------------------------------------------------------- chunk (issue 4)
+@app.command()
+@handle_errors
+def chunk(
+    in_dir: Path = typer.Option(..., "--in", "-i", help="Directory holding documents.jsonl (ingest's output)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes chunks.jsonl + documents.jsonl."),
+    max_tokens: int = typer.Option(..., "--max-tokens", "-n", help="Most tokens per chunk (exact, never exceeded)."),
+    tokenizer: str | None = typer.Option(
+        None, help="Path of a Hugging Face tokenizer.json (default: the Qwen BPE vocabulary, offline)."
+    ),
+    shard: str | None = typer.Option(None, help="Process only shard i/N of the documents (e.g. 0/4)."),
+) -> None:
+    """Split documents into token-exact chunks on section, paragraph, then sentence boundaries."""
+    from golong_data.chunk import run_chunk
+
+    echo(run_chunk(in_dir, out, max_tokens, tokenizer=tokenizer, shard=shard))
+
+
 # ---------------------------------------------------------------- dedup (issue 4)
 # ---------------------------------------------------------------- taxonomy + score (issue 3)
+@app.command()
+@handle_errors
+def taxonomy(
+    taxonomy_path: Path | None = typer.Option(None, "--taxonomy", help="A taxonomy YAML (default: the repo's "
+                                              "taxonomy.yaml)."),
+    check_prompts: bool = typer.Option(True, "--check-prompts/--no-check-prompts",
+                                       help="Require every task's synthesis prompt file to exist."),
+) -> None:
+    """Print the capability tree: task types with metric, share of the mix and reward route."""
+    from golong_data.taxonomy import load_taxonomy
+
+    typer.echo(load_taxonomy(taxonomy_path, check_prompts=check_prompts).tree())
+
+
+@app.command()
+@handle_errors
+def score(
+    data: Path = typer.Option(..., "--data", help="Samples: samples.jsonl / verified.jsonl (file or stage dir), "
+                              "or verl rows (parquet or JSONL)."),
+    completions: Path = typer.Option(..., "--completions", help="JSONL of {id, completion}; id = sample id "
+                                     "(verl rows: extra_info.sample_id or extra_info.index)."),
+    profile: str = typer.Option("golongrl", "--profile", help="golongrl (the official reward code, quirks "
+                                "included) or strict (quirks fixed)."),
+    no_think_gate: bool = typer.Option(False, "--no-think-gate", help="Do not zero responses lacking one "
+                                       "</think> (for non-thinking models)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write {id, task_type, score} JSONL here "
+                                    "(default: stdout)."),
+) -> None:
+    """Score completions with the GoLongRL reward router; a per-task summary goes to stderr."""
+    from golong_data.score import score_completions
+
+    summary = score_completions(data, completions, out=out, profile=profile,
+                                think_gate=False if no_think_gate else None)
+    echo(summary.table())
+    echo(f"score: scored {summary.n_scored} completion(s)" + (f" -> {out}" if out else ""))
+
+
 # ---------------------------------------------------------------- serve-local (issue 5)
+@app.command("serve-local")
+@handle_errors
+def serve_local(
+    stop: bool = typer.Option(False, "--stop", help="Stop the running local server (by the pid in its pid file)."),
+    port: int | None = typer.Option(None, "--port", help="Port on 127.0.0.1 (default: a free one)."),
+) -> None:
+    """Start (or stop) the embedded SmolLM2-135M server; stages reuse it instead of starting their own."""
+    from golong_data.llm import local_server
+
+    if stop:
+        echo("stopped the local LLM" if local_server.stop() else "no local LLM was running")
+        return
+    srv, started = local_server.start(port=port)
+    typer.echo(srv.base_url)  # stdout: for scripts, e.g. OPENAI_BASE_URL=$(golong-data serve-local)
+    echo(f"{'started' if started else 'already running:'} {srv.model} at {srv.base_url} (pid {srv.pid}); "
+         "stop it with `golong-data serve-local --stop`")
+
+
 # ---------------------------------------------------------------- synthesize (issue 6)
 # ---------------------------------------------------------------- verify (issue 7)
+@app.command()
+@handle_errors
+def verify(
+    in_dir: Path = typer.Option(..., "--in", "-i", help="Synthesize output directory (holds samples.jsonl)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes verified.jsonl + rejected.jsonl."),
+    checks: str = typer.Option("gold,reanswer,nocontext,robustness,band", help="Comma-separated checks to run: "
+                               "gold (no LLM), reanswer, nocontext, robustness, band."),
+    solver: str | None = typer.Option(None, help="Solver model name (default: the local SmolLM2 server)."),
+    base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint (default: the local server)."),
+    k: int = typer.Option(8, help="Rollouts per sample for the band and robustness checks (temperature 1.0)."),
+    band: str = typer.Option("1-6", help="Kept correct rollouts lo-hi of k (binary metrics)."),
+    seed: int = typer.Option(0, help="First rollout seed; rollout i uses seed + i."),
+    documents: Path | None = typer.Option(None, help="documents.jsonl (or its dir) to resolve evidence spans; "
+                                          "default: found through the manifests."),
+    max_in_flight: int = typer.Option(8, help="Concurrent LLM requests."),
+) -> None:
+    """Keep samples whose gold is right, that need their context, and that teach something (pass-rate band)."""
+    from golong_data.config import VerifyConfig
+    from golong_data.verify import run_verify
+
+    cfg = VerifyConfig(checks=[c.strip() for c in checks.split(",") if c.strip()], solver=solver, base_url=base_url,
+                       k=k, band=band, documents=str(documents) if documents else None, max_in_flight=max_in_flight)
+    summary = run_verify(in_dir, out, cfg, seed=seed)
+    echo(summary.line)
+
+
 # ---------------------------------------------------------------- export + run (issue 8)
+@app.command()
+@handle_errors
+def export(
+    in_dir: Path = typer.Option(..., "--in", "-i", help="Verify output directory (verified.jsonl) or synthesize's."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory: train/val parquet + JSONL + README.md card."),
+    size: int = typer.Option(23000, help="Target training rows (the paper's mix: 23,000)."),
+    val_per_type: int = typer.Option(16, help="Held-out validation rows per task type."),
+    seed: int = typer.Option(0, help="Seed of the mix's draw."),
+    import_: list[Path] = typer.Option([], "--import", help="Official-schema RLVR rows (parquet / JSONL) to mix in; "
+                                       "repeatable."),
+    taxonomy: Path | None = typer.Option(None, help="taxonomy.yaml with the per-type shares (default: bundled)."),
+) -> None:
+    """Mix the RLVR set by taxonomy shares and write it in the verl schema, with its dataset card."""
+    import shlex
+
+    from golong_data.config import ExportConfig
+    from golong_data.export import run_export
+
+    cfg = ExportConfig(size=size, val_per_type=val_per_type, imports=[str(p) for p in import_],
+                       taxonomy=str(taxonomy) if taxonomy else None)
+    command = "golong-data " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result = run_export(in_dir, out, cfg, seed=seed, command=command)
+    echo(result.line)
+    echo(f"dataset: {out / 'train.parquet'}  card: {out / 'README.md'}")
+
+
+@app.command()
+@handle_errors
+def run(
+    config: Path = typer.Argument(..., help="Pipeline YAML (see examples/demo.yaml): corpus, work_dir, one section "
+                                  "per stage."),
+    force: list[str] = typer.Option([], "--force", help="Re-run this stage (and what follows) even if up to date; "
+                                    "repeatable."),
+) -> None:
+    """Run ingest -> chunk -> dedup -> synthesize -> verify -> export; stages that are up to date are skipped."""
+    from golong_data.run import run_pipeline
+
+    result = run_pipeline(config, force=force)
+    echo(result.line)
+
+
 # ---------------------------------------------------------------- train (issue 9)
 
 

@@ -1,0 +1,249 @@
+"""Token-exact chunking: documents -> spans of at most N tokens that slice back to the text exactly.
+
+Cut points, coarsest first (a finer one is used only inside a piece that does not fit):
+sections (chapter / page / turn) > paragraphs > sentences (. ! ? … and Chinese 。！？) > lines > clauses
+(, ; : and ，；：、) > words (whitespace) > characters (only a single "word" longer than N tokens, e.g. a run
+of Chinese text without punctuation, is cut inside; each cut is the longest prefix that fits).
+
+At each level, consecutive pieces that fit are packed greedily into one chunk; a piece that does not fit is
+chunked on its own, so no chunk straddles the boundary of an over-long section or paragraph. Each piece is
+tokenised once and counts are summed while packing; BPE counts are not exactly additive across a join, so
+every finished chunk is re-counted exactly and shortened (one piece at a time) if the join made it longer.
+Chunk edges are trimmed of whitespace. `n_tokens` is the exact count of `doc.text[start:end]`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from golong_data.errors import ConfigError, GolongError
+from golong_data.records import Chunk, Document, content_id, from_dict, iter_jsonl
+from golong_data.tokens import Tokenizer, get_tokenizer
+
+# A piece ends right after its separator, so the pieces of a span tile it exactly.
+LEVELS: list[tuple[str, re.Pattern[str]]] = [
+    ("paragraph", re.compile(r"\n[^\S\n]*\n\s*")),
+    # Latin sentence ends need the following space (so "3.14" and "e.g.x" stay whole); CJK ends do not.
+    ("sentence", re.compile(r"[.!?…][\"'”’)\]]*\s+|[。！？][\"'”’」』）)]*\s*")),
+    # After sentences: PDF and plain-text lines are hard-wrapped, so a line end is often mid-sentence.
+    ("line", re.compile(r"\n\s*")),
+    ("clause", re.compile(r"[,;:][\"'”’)\]]*\s+|[，；：、]\s*")),
+    ("word", re.compile(r"\s+")),
+]
+# A code point is at most 4 UTF-8 bytes, so at most 4 byte-level BPE tokens: below this a single character
+# might not fit and the "never exceed N" promise could not be kept.
+MIN_MAX_TOKENS = 4
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    n_tokens: int
+
+
+class _Chunker:
+    def __init__(self, text: str, tok: Tokenizer, max_tokens: int) -> None:
+        self.text = text
+        self.tok = tok
+        self.n = max_tokens
+
+    def count(self, s: int, e: int) -> int:
+        return self.tok.count(self.text[s:e])
+
+    def trim(self, s: int, e: int) -> tuple[int, int]:
+        t = self.text
+        while s < e and t[s].isspace():
+            s += 1
+        while e > s and t[e - 1].isspace():
+            e -= 1
+        return s, e
+
+    def span(self, s: int, e: int) -> Span | None:
+        s, e = self.trim(s, e)
+        return Span(s, e, self.count(s, e)) if s < e else None
+
+    def chunk_pieces(self, pieces: list[tuple[int, int]], level: int) -> list[Span]:
+        """Pack consecutive fitting pieces; chunk an over-long piece on its own at the next level."""
+        out: list[Span] = []
+        group: list[tuple[int, int, int]] = []
+        total = 0
+        for s, e in pieces:
+            n = self.count(s, e)
+            if n > self.n:
+                out.extend(self.flush(group))
+                group, total = [], 0
+                out.extend(self.chunk_span(s, e, level + 1))
+                continue
+            if group and total + n > self.n:
+                out.extend(self.flush(group))
+                group, total = [], 0
+            group.append((s, e, n))
+            total += n
+        out.extend(self.flush(group))
+        return out
+
+    def flush(self, group: list[tuple[int, int, int]]) -> list[Span]:
+        """The group as one chunk, verified exactly; if the joins pushed it over N, give back pieces."""
+        out: list[Span] = []
+        while group:
+            k = len(group)
+            while True:
+                sp = self.span(group[0][0], group[k - 1][1])
+                if sp is None or sp.n_tokens <= self.n or k == 1:
+                    break
+                k -= 1
+            if sp is not None:
+                out.append(sp)
+            group = group[k:]
+        return out
+
+    def chunk_span(self, s: int, e: int, level: int) -> list[Span]:
+        """Chunks of text[s:e], known not to fit in one, cut at `level` or finer."""
+        while level < len(LEVELS):
+            pieces = self.cut(s, e, LEVELS[level][1])
+            if len(pieces) > 1:
+                return self.chunk_pieces(pieces, level)
+            level += 1
+        return self.chunk_chars(s, e)
+
+    def cut(self, s: int, e: int, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+        pieces, prev = [], s
+        for m in pattern.finditer(self.text, s, e):
+            if m.end() > prev and m.end() < e:
+                pieces.append((prev, m.end()))
+                prev = m.end()
+        pieces.append((prev, e))
+        return pieces
+
+    def chunk_chars(self, s: int, e: int) -> list[Span]:
+        """Last resort for a single unbreakable run: longest prefixes that fit (binary search)."""
+        out: list[Span] = []
+        while s < e:
+            if self.count(s, e) <= self.n:
+                hi = e
+            else:
+                lo, hi = s + 1, min(e, s + 8 * self.n)  # a token is rarely > 8 chars; widen if it is
+                while self.count(s, hi) <= self.n and hi < e:
+                    hi = min(e, s + 2 * (hi - s))
+                while lo < hi:  # largest end with count(s, end) <= n
+                    mid = (lo + hi + 1) // 2
+                    if self.count(s, mid) <= self.n:
+                        lo = mid
+                    else:
+                        hi = mid - 1
+                hi = lo
+            sp = self.span(s, hi)
+            if sp is not None:
+                out.append(sp)
+            s = hi
+        return out
+
+
+def section_pieces(doc: Document) -> list[tuple[int, int]]:
+    """The text tiled by its sections (sorted, overlaps clipped) and the gaps between them."""
+    pieces: list[tuple[int, int]] = []
+    pos = 0
+    for sec in sorted(doc.sections, key=lambda x: (x.start, x.end)):
+        s, e = max(sec.start, pos), min(sec.end, len(doc.text))
+        if e <= s:
+            continue
+        if s > pos:
+            pieces.append((pos, s))
+        pieces.append((s, e))
+        pos = e
+    if pos < len(doc.text):
+        pieces.append((pos, len(doc.text)))
+    return pieces
+
+
+def chunk_document(doc: Document, tok: Tokenizer, max_tokens: int) -> list[Chunk]:
+    """Chunks of at most `max_tokens` tokens covering the document's non-blank text, in order."""
+    if max_tokens < MIN_MAX_TOKENS:
+        raise ConfigError(f"--max-tokens must be at least {MIN_MAX_TOKENS}, got {max_tokens}")
+    ck = _Chunker(doc.text, tok, max_tokens)
+    pieces = section_pieces(doc)
+    if len(pieces) > 1:
+        spans = ck.chunk_pieces(pieces, -1)  # over-long sections are cut from the paragraph level (0) down
+    else:
+        whole = ck.span(0, len(doc.text))
+        spans = [] if whole is None else [whole] if whole.n_tokens <= max_tokens else ck.chunk_span(0, len(doc.text), 0)
+    order = sorted(range(len(doc.sections)), key=lambda i: (doc.sections[i].start, -doc.sections[i].end))
+    starts = [doc.sections[i].start for i in order]
+    chunks = []
+    for sp in spans:
+        chunks.append(
+            Chunk(
+                id=content_id("chunk", doc.id, f"{sp.start}:{sp.end}"),
+                doc_id=doc.id,
+                start=sp.start,
+                end=sp.end,
+                n_tokens=sp.n_tokens,
+                section=_containing_section(doc, order, starts, sp),
+            )
+        )
+    return chunks
+
+
+def _containing_section(doc: Document, order: list[int], starts: list[int], sp: Span) -> int | None:
+    """The innermost section holding the whole chunk (sections sorted by start; nesting allowed)."""
+    j = bisect.bisect_right(starts, sp.start) - 1
+    for k in range(j, max(-1, j - 64), -1):  # nesting deeper than 64 is not a real document
+        sec = doc.sections[order[k]]
+        if sec.start <= sp.start and sp.end <= sec.end:
+            return order[k]
+    return None
+
+
+def _documents_file(in_dir: Path) -> Path:
+    if not Path(in_dir).is_dir():
+        raise GolongError(
+            f"input directory {in_dir} not found", "point --in at the output directory of `golong-data ingest`"
+        )
+    path = Path(in_dir) / "documents.jsonl"
+    if not path.is_file():
+        raise GolongError(f"{path} not found", "run `golong-data ingest --out DIR` first and point --in at DIR")
+    return path
+
+
+def iter_documents(path: Path) -> Iterator[tuple[dict[str, Any], Document]]:
+    """(raw record, Document) pairs, the raw dict kept so copying documents through loses no field."""
+    for raw in iter_jsonl(path):
+        yield raw, from_dict(Document, raw)
+
+
+def run_chunk(
+    in_dir: Path, out_dir: Path, max_tokens: int, tokenizer: str | None = None, shard: str | None = None
+) -> str:
+    """The chunk stage: DIR/documents.jsonl -> OUT/chunks.jsonl + OUT/documents.jsonl; returns the summary."""
+    from tqdm import tqdm
+
+    from golong_data.stage import StageRun, in_shard, parse_shard
+
+    if max_tokens < MIN_MAX_TOKENS:
+        raise ConfigError(f"--max-tokens must be at least {MIN_MAX_TOKENS}, got {max_tokens}")
+    docs_path = _documents_file(in_dir)
+    part = parse_shard(shard)
+    tok = get_tokenizer(tokenizer)
+    config = {"max_tokens": max_tokens, "tokenizer": tok.name, "shard": shard}
+    with StageRun("chunk", out_dir, inputs=[docs_path], config=config) as run:
+        chunks_w, docs_w = run.writer("chunks.jsonl"), run.writer("documents.jsonl")
+        n_tok = 0
+        for raw, doc in tqdm(iter_documents(docs_path), desc="chunk", unit="doc", leave=False):
+            if not in_shard(doc.id, part):
+                continue
+            chunks = chunk_document(doc, tok, max_tokens)
+            if not chunks:
+                run.reject(doc.id, "empty_text", "the document has no non-blank text to chunk")
+                continue
+            docs_w.write(raw)
+            for c in chunks:
+                chunks_w.write(c)
+                n_tok += c.n_tokens
+        run.counts["chunk_tokens"] = n_tok
+    return run.summary()

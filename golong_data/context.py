@@ -1,0 +1,449 @@
+"""Long contexts: documents cut into section-aligned pieces, distractor padding to a token bucket, evidence placement.
+
+    lib = Library(documents, tokenizer)          # token counts are cached per paragraph, once per document
+    pieces = lib.pieces(doc_id, max_tokens=4096)  # whole sections (chapters, pages, turns) or parts of them
+    ctx = assemble(lib, evidence=[...], budget=31000, rng=rng, forbid=["a quoted line"])
+    ctx.text                                      # "=== heading ===\\nbody\\n\\n=== heading ===\\n..."
+
+Why paragraphs: a bucket must be filled to within +-2 % of its size, which whole chapters (3-6K tokens) cannot
+do, while re-tokenising whole documents for every sample is what makes naive padding slow. Every document is
+split once into *units* (paragraphs inside each section, a turn, a page); each unit is counted once and the
+count cached. A piece is a run of units, so its token count is a sum, and the context's count is the sum of
+its pieces plus their headings. The sum matches a real tokenisation of the context to a few tokens per piece,
+because units are cut right after blank lines, where Qwen's pre-tokeniser splits anyway (the test checks it).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from golong_data.records import Document
+
+# A unit boundary: just after a blank line (paragraph break). PDF pages have few blank lines; a page is then one unit.
+_PARA_BREAK = re.compile(r"\n[ \t]*\n\s*")
+HEADING_FMT = "=== {} ==="
+PIECE_SEP = "\n\n"
+
+
+@dataclass(frozen=True)
+class Unit:
+    start: int  # char offsets into Document.text
+    end: int
+    section: int  # index into Document.sections; -1 for the gap between two sections
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A section-aligned slice of one document, shown in a context under its own heading.
+
+    `cut` removes a region from the body (summarization hides a paper's abstract); everything else is the
+    exact slice doc.text[start:end], so evidence offsets map into the prompt by addition.
+    """
+
+    doc_id: str
+    heading: str
+    start: int
+    end: int
+    n_tokens: int  # tokens of the body (not the heading)
+    sections: tuple[int, ...] = ()
+    cut: tuple[int, int] | None = None
+
+
+@dataclass
+class Context:
+    pieces: list[Piece]
+    headings: list[str]  # as rendered (a distractor whose heading collides gets a " [2]" suffix)
+    text: str
+    body_offsets: list[int]  # where each piece's body starts in `text`
+    n_tokens: int  # additive count of `text`
+    evidence_index: list[int]  # positions in `pieces` of the evidence pieces
+    piece_tokens_before: list[int] = field(default_factory=list)  # tokens of `text` before each piece
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def body(self, i: int, lib: Library) -> str:
+        return lib.body(self.pieces[i])
+
+    def locate(self, doc_id: str, start: int, end: int) -> tuple[int, int] | None:
+        """Where doc.text[start:end] sits in the rendered context (None when not shown)."""
+        for p, off in zip(self.pieces, self.body_offsets, strict=True):
+            if p.doc_id != doc_id or not (p.start <= start and end <= p.end):
+                continue
+            if p.cut is None:
+                return off + start - p.start, off + end - p.start
+            c0, c1 = p.cut
+            if end <= c0:
+                return off + start - p.start, off + end - p.start
+            if start >= c1:
+                shift = (c0 - p.start) + len(PIECE_SEP)
+                return off + shift + start - c1, off + shift + end - c1
+        return None
+
+
+def split_units(doc: Document) -> list[tuple[int, int, int]]:
+    """(start, end, section) units that tile each section; gaps between sections become section -1 units."""
+    spans = [(s.start, s.end) for s in doc.sections] or [(0, len(doc.text))]
+    out: list[tuple[int, int, int]] = []
+    prev_end: int | None = None
+    for i, (s0, s1) in enumerate(spans):
+        s0 = max(s0, prev_end) if prev_end is not None else s0
+        if s1 <= s0:
+            continue
+        if prev_end is not None and s0 > prev_end:
+            out.append((prev_end, s0, -1))
+        cut = s0
+        for m in _PARA_BREAK.finditer(doc.text, s0, s1):
+            if m.end() < s1 and m.end() > cut:
+                out.append((cut, m.end(), i))
+                cut = m.end()
+        out.append((cut, s1, i))
+        prev_end = s1
+    return out
+
+
+class Library:
+    """All documents of a run, with per-unit token counts computed lazily and cached (never per sample)."""
+
+    def __init__(self, documents: Sequence[Document], tokenizer: Any) -> None:
+        self.docs: dict[str, Document] = {d.id: d for d in documents}
+        self.order: list[str] = sorted(self.docs)  # id order: independent of input order and of dict order
+        self.tok = tokenizer
+        self._units: dict[str, list[Unit]] = {}
+        self._pieces: dict[tuple[str, int], list[Piece]] = {}
+        self._heading_tokens: dict[str, int] = {}
+        self.units_counted = 0
+
+    # ---- cached measurements
+    def count(self, text: str) -> int:
+        return self.tok.count(text)
+
+    def units(self, doc_id: str) -> list[Unit]:
+        if doc_id not in self._units:
+            doc = self.docs[doc_id]
+            units = [Unit(a, b, s, self.tok.count(doc.text[a:b])) for a, b, s in split_units(doc)]
+            self.units_counted += len(units)
+            self._units[doc_id] = units
+        return self._units[doc_id]
+
+    def heading_tokens(self, heading: str) -> int:
+        if heading not in self._heading_tokens:
+            self._heading_tokens[heading] = self.tok.count(HEADING_FMT.format(heading) + "\n") + self.tok.count(
+                PIECE_SEP
+            )
+        return self._heading_tokens[heading]
+
+    def body(self, piece: Piece) -> str:
+        text = self.docs[piece.doc_id].text
+        if piece.cut is None:
+            return text[piece.start : piece.end]
+        c0, c1 = piece.cut
+        return text[piece.start : c0] + PIECE_SEP + text[c1 : piece.end]
+
+    def piece_cost(self, piece: Piece, heading: str | None = None) -> int:
+        return piece.n_tokens + self.heading_tokens(heading or piece.heading)
+
+    # ---- pieces
+    def pieces(self, doc_id: str, max_tokens: int) -> list[Piece]:
+        """The document as section-aligned pieces of at most ~max_tokens (cached per document and size).
+
+        Books keep each chapter whole when it fits, else cut it into balanced parts at paragraph breaks;
+        papers and dialogues are whole when they fit, else runs of whole pages / turns.
+        """
+        key = (doc_id, max_tokens)
+        if key not in self._pieces:
+            self._pieces[key] = list(self._make_pieces(self.docs[doc_id], max_tokens))
+        return self._pieces[key]
+
+    def _make_pieces(self, doc: Document, max_tokens: int) -> Iterator[Piece]:
+        units = self.units(doc.id)
+        if not units:
+            return
+        by_section: dict[int, list[int]] = {}
+        for i, u in enumerate(units):
+            if u.section >= 0:
+                by_section.setdefault(u.section, []).append(i)
+        total = sum(u.n_tokens for u in units)
+        whole_ok = doc.kind in ("paper", "dialogue")
+        if whole_ok and total <= max_tokens:
+            yield Piece(doc.id, doc.title or doc.id, units[0].start, units[-1].end, total, tuple(sorted(by_section)))
+            return
+        if whole_ok:
+            # Runs of whole pages / turns (gap units ride along with the section before them).
+            label = "pages" if doc.kind == "paper" else "turns"
+            run: list[int] = []
+            run_tok = 0
+            for s in sorted(by_section):
+                idx = by_section[s]
+                last = idx[-1]
+                while last + 1 < len(units) and units[last + 1].section == -1:
+                    last += 1
+                idx = list(range(idx[0], last + 1))
+                tok = sum(units[i].n_tokens for i in idx)
+                if run and run_tok + tok > max_tokens:
+                    yield self._run_piece(doc, units, run, label)
+                    run, run_tok = [], 0
+                if tok > max_tokens:
+                    yield from self._split_section(doc, units, idx, s, max_tokens)
+                    continue
+                run.extend(idx)
+                run_tok += tok
+            if run:
+                yield self._run_piece(doc, units, run, label)
+            return
+        for s in sorted(by_section):
+            idx = by_section[s]
+            tok = sum(units[i].n_tokens for i in idx)
+            if tok <= max_tokens:
+                yield Piece(doc.id, self._section_heading(doc, s), units[idx[0]].start, units[idx[-1]].end, tok, (s,))
+            else:
+                yield from self._split_section(doc, units, idx, s, max_tokens)
+
+    def _section_heading(self, doc: Document, s: int) -> str:
+        title = doc.sections[s].title.strip() if doc.sections else ""
+        title = " ".join(title.split()) or f"section {s + 1}"
+        return f"{doc.title} — {title}" if doc.title else title
+
+    def _run_piece(self, doc: Document, units: list[Unit], run: list[int], label: str) -> Piece:
+        secs = sorted({units[i].section for i in run if units[i].section >= 0})
+        a, b = secs[0] + 1, secs[-1] + 1
+        rng = f"{label[:-1]} {a}" if a == b else f"{label} {a}–{b}"
+        heading = f"{doc.title or doc.id} ({rng})"
+        return Piece(doc.id, heading, units[run[0]].start, units[run[-1]].end,
+                     sum(units[i].n_tokens for i in run), tuple(secs))
+
+    def _split_section(self, doc: Document, units: list[Unit], idx: list[int], s: int, max_tokens: int) -> Iterator[Piece]:
+        tok = sum(units[i].n_tokens for i in idx)
+        n = -(-tok // max_tokens)
+        target = tok / n
+        parts: list[list[int]] = [[]]
+        acc = 0
+        for i in idx:
+            # Balanced parts: start a new part once this one holds its share (never more than n parts).
+            if parts[-1] and acc + units[i].n_tokens / 2 > target * len(parts) and len(parts) < n:
+                parts.append([])
+            parts[-1].append(i)
+            acc += units[i].n_tokens
+        base = self._section_heading(doc, s) if doc.kind not in ("paper", "dialogue") else (
+            f"{doc.title or doc.id} ({'page' if doc.kind == 'paper' else 'turn'} {s + 1})"
+        )
+        for k, part in enumerate(parts):
+            heading = base if len(parts) == 1 else f"{base} (part {k + 1} of {len(parts)})"
+            yield Piece(doc.id, heading, units[part[0]].start, units[part[-1]].end,
+                        sum(units[i].n_tokens for i in part), (s,))
+
+    def whole(self, doc_id: str, cut: tuple[int, int] | None = None) -> Piece:
+        """The whole document as one piece (optionally with a region cut out), heading = its title."""
+        doc = self.docs[doc_id]
+        units = self.units(doc_id)
+        start, end = units[0].start, units[-1].end
+        n = sum(u.n_tokens for u in units)
+        if cut is not None:
+            c0, c1 = cut
+            inside = [u for u in units if u.end > c0 and u.start < c1]
+            n -= sum(u.n_tokens for u in inside)
+            if inside:
+                n += self.tok.count(doc.text[inside[0].start : c0]) + self.tok.count(PIECE_SEP)
+                n += self.tok.count(doc.text[c1 : inside[-1].end])
+        secs = tuple(sorted({u.section for u in units if u.section >= 0}))
+        return Piece(doc_id, doc.title or doc_id, start, end, n, secs, cut)
+
+    def truncate(self, piece: Piece, max_tokens: int) -> Piece | None:
+        """The longest prefix of `piece` within max_tokens, cut at a paragraph, else line or sentence end."""
+        if piece.cut is not None or max_tokens <= 0:
+            return None
+        units = [u for u in self.units(piece.doc_id) if piece.start <= u.start and u.end <= piece.end]
+        text = self.docs[piece.doc_id].text
+        used, end = 0, piece.start
+        for u in units:
+            if used + u.n_tokens > max_tokens:
+                # The unit that does not fit: keep its longest fitting prefix that ends a line or sentence.
+                cuts = [m.end() for m in re.finditer(r"[.!?]\s+|\n", text[u.start : u.end])]
+                lo, hi, best = 0, len(cuts) - 1, 0
+                while lo <= hi:  # binary search: one count per probe, on one paragraph only
+                    mid = (lo + hi) // 2
+                    n = self.tok.count(text[u.start : u.start + cuts[mid]])
+                    if used + n <= max_tokens:
+                        best, lo = cuts[mid], mid + 1
+                    else:
+                        hi = mid - 1
+                if best:
+                    used += self.tok.count(text[u.start : u.start + best])
+                    end = u.start + best
+                break
+            used += u.n_tokens
+            end = u.end
+        if end <= piece.start:
+            return None
+        return Piece(piece.doc_id, f"{piece.heading} (excerpt)", piece.start, end, used, piece.sections)
+
+
+def _contains_any(text: str, needles: Sequence[str]) -> bool:
+    return any(n in text for n in needles)
+
+
+def assemble(
+    lib: Library,
+    evidence: list[Piece],
+    budget: int,
+    rng: random.Random,
+    *,
+    max_piece: int,
+    forbid: Sequence[str] = (),
+    near_ratio: float = 0.3,
+    depth: float | None = None,
+    spread: bool = False,
+    tolerance: int = 0,
+    exclude_docs: Sequence[str] = (),
+) -> Context | str:
+    """Evidence pieces + distractors filling `budget` tokens to within `tolerance`; a reason string if impossible.
+
+    near distractors: other pieces of the evidence documents (other chapters of the same book);
+    far distractors: pieces of other documents, of any kind, in a seeded random order.
+    A distractor containing any `forbid` string (a quoted line, a counted name) is skipped, so answers stay
+    unique in the whole context. `depth` (0..1) places the evidence; `spread` scatters several evidence pieces
+    among the distractors (keeping their order) instead of keeping them together.
+    """
+    ev_docs = {p.doc_id for p in evidence}
+    used_spans = {(p.doc_id, p.start) for p in evidence}
+    headings = {p.heading for p in evidence}
+    need = sum(lib.piece_cost(p) for p in evidence)
+    if need > budget:
+        return "evidence_exceeds_bucket"
+    remaining = budget - need
+    chosen: list[Piece] = []
+
+    def usable(p: Piece) -> bool:
+        if (p.doc_id, p.start) in used_spans or p.heading in headings:
+            return False
+        if forbid and (_contains_any(lib.body(p), forbid) or _contains_any(p.heading, forbid)):
+            return False
+        return True
+
+    def take(p: Piece) -> None:
+        nonlocal remaining
+        chosen.append(p)
+        used_spans.add((p.doc_id, p.start))
+        headings.add(p.heading)
+        remaining -= lib.piece_cost(p)
+
+    near: list[Piece] = [p for d in sorted(ev_docs) if d not in exclude_docs for p in lib.pieces(d, max_piece)]
+    rng.shuffle(near)
+    near_budget = int(remaining * near_ratio)
+    spill: list[Piece] = []
+    for p in near:
+        if remaining <= tolerance or budget - need - remaining >= near_budget:
+            break
+        if not usable(p):
+            continue
+        if lib.piece_cost(p) <= remaining:
+            take(p)
+        else:
+            spill.append(p)
+
+    far_docs = [d for d in lib.order if d not in ev_docs and d not in exclude_docs]
+    rng.shuffle(far_docs)
+    for d in far_docs:
+        if remaining <= tolerance:
+            break
+        cand = list(lib.pieces(d, max_piece))
+        # One random piece per document, so a context mixes many sources instead of one long book.
+        p = cand[rng.randrange(len(cand))]
+        if not usable(p):
+            continue
+        if lib.piece_cost(p) <= remaining:
+            take(p)
+        elif len(spill) < 4:
+            spill.append(p)
+    if remaining > tolerance:
+        # Close the gap with a prefix of a piece that did not fit (cut at a paragraph / sentence end).
+        for p in spill + near:
+            if not usable(p):
+                continue
+            t = lib.truncate(p, remaining - lib.heading_tokens(p.heading + " (excerpt)"))
+            if t is not None and usable(t) and remaining - lib.piece_cost(t) >= 0:
+                take(t)
+                if remaining <= tolerance:
+                    break
+    if remaining > tolerance:
+        return "not_enough_distractors"
+
+    order = _place(lib, evidence, chosen, rng, depth, spread)
+    return render(lib, order, evidence)
+
+
+def _place(lib: Library, evidence: list[Piece], distractors: list[Piece], rng: random.Random,
+           depth: float | None, spread: bool) -> list[Piece]:
+    rng.shuffle(distractors)
+    d = rng.random() if depth is None else min(max(depth, 0.0), 1.0)
+    if spread and len(evidence) > 1 and distractors:
+        slots = sorted(rng.randint(0, len(distractors)) for _ in evidence)
+        out: list[Piece] = []
+        j = 0
+        for i, p in enumerate(distractors + [None]):  # type: ignore[list-item]
+            while j < len(evidence) and slots[j] == i:
+                out.append(evidence[j])
+                j += 1
+            if p is not None:
+                out.append(p)
+        return out
+    # Keep the evidence together; put it so that ~d of the distractor tokens come before it.
+    total = sum(lib.piece_cost(p) for p in distractors)
+    acc, k = 0, 0
+    while k < len(distractors) and acc + lib.piece_cost(distractors[k]) / 2 <= d * total:
+        acc += lib.piece_cost(distractors[k])
+        k += 1
+    return distractors[:k] + evidence + distractors[k:]
+
+
+def render(lib: Library, order: list[Piece], evidence: list[Piece]) -> Context:
+    seen: dict[str, int] = {}
+    ev_keys = {(p.doc_id, p.start, p.end) for p in evidence}
+    parts: list[str] = []
+    headings: list[str] = []
+    offsets: list[int] = []
+    before: list[int] = []
+    pos = 0
+    tok = 0
+    ev_index: list[int] = []
+    for i, p in enumerate(order):
+        h = p.heading
+        seen[h] = seen.get(h, 0) + 1
+        if seen[h] > 1:
+            h = f"{h} [{seen[h]}]"
+        if (p.doc_id, p.start, p.end) in ev_keys:
+            ev_index.append(i)
+        head = HEADING_FMT.format(h) + "\n"
+        if parts:
+            parts.append(PIECE_SEP)
+            pos += len(PIECE_SEP)
+        before.append(tok)
+        parts.append(head)
+        pos += len(head)
+        offsets.append(pos)
+        body = lib.body(p)
+        parts.append(body)
+        pos += len(body)
+        headings.append(h)
+        tok += lib.piece_cost(p, h)
+    return Context(order, headings, "".join(parts), offsets, tok, ev_index, before)
+
+
+def evidence_stats(ctx: Context, lib: Library) -> dict[str, Any]:
+    """Where the evidence sits: depth (0 = start, 1 = end, in tokens), spread, how many documents."""
+    total = max(ctx.n_tokens, 1)
+    starts = [ctx.piece_tokens_before[i] for i in ctx.evidence_index]
+    ends = [ctx.piece_tokens_before[i] + lib.piece_cost(ctx.pieces[i], ctx.headings[i]) for i in ctx.evidence_index]
+    if not starts:
+        return {"depth": None, "spread": None, "n_docs": len({p.doc_id for p in ctx.pieces}), "n_evidence_docs": 0}
+    return {
+        "depth": round(starts[0] / total, 4),
+        "spread": round((max(ends) - min(starts)) / total, 4),
+        "n_docs": len({p.doc_id for p in ctx.pieces}),
+        "n_pieces": len(ctx.pieces),
+        "n_evidence_pieces": len(ctx.evidence_index),
+        "n_evidence_docs": len({ctx.pieces[i].doc_id for i in ctx.evidence_index}),
+    }

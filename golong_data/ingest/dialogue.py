@@ -1,0 +1,174 @@
+"""Dialogues -> Documents, one per conversation, each turn a section with speaker/timestamp meta.
+
+Shapes understood (detected from the data, not the file name):
+- chitchat-dataset: {chat_id: {"messages": [[{"text", "timestamp", "sender"}, ...], ...]}}: each inner
+  list is one speaker's turn (consecutive messages by the same sender);
+- OpenAI: {"messages": [{"role", "content"}, ...]} (content a string or a list of {"type": "text"} parts);
+- ShareGPT: {"conversations": [{"from", "value"}, ...]};
+- JSON: one conversation object, or a list of them; JSONL: one conversation per line;
+- plain transcript: lines "speaker: text" (continuation lines belong to the turn above).
+
+Text layout: one line-group per turn, "speaker: text", turns separated by a newline. A turn section's
+offsets cover the turn's own text only, so text[start:end] is exactly what the speaker said.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from golong_data.errors import InputError
+from golong_data.ingest.document import Part, build_document
+from golong_data.records import Document
+
+# "Name: text" — a short speaker label (no sentence punctuation) then a colon and the utterance.
+TRANSCRIPT_LINE = re.compile(r"^([A-Za-z][\w .'()\-]{0,39}?)\s*:\s+(\S.*)$")
+
+
+def _turn_part(speaker: str, text: str, meta: dict[str, Any]) -> Part:
+    speaker = str(speaker).strip() or "unknown"
+    return Part("turn", speaker, text, meta={"speaker": speaker, **meta}, prefix=f"{speaker}: ")
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return "" if content is None else str(content)
+
+
+def _chitchat_turns(chat: dict[str, Any]) -> list[Part]:
+    parts = []
+    for turn in chat.get("messages") or []:
+        msgs = [m for m in (turn if isinstance(turn, list) else [turn]) if isinstance(m, dict)]
+        text = "\n".join(str(m.get("text", "")).strip() for m in msgs if str(m.get("text", "")).strip())
+        if not text:
+            continue
+        meta: dict[str, Any] = {}
+        stamps = [m["timestamp"] for m in msgs if m.get("timestamp") is not None]
+        if stamps:
+            meta["timestamp"] = stamps[0]
+            if len(stamps) > 1:
+                meta["timestamp_end"] = stamps[-1]
+        parts.append(_turn_part(str(msgs[0].get("sender", "")), text, meta))
+    return parts
+
+
+def _openai_turns(messages: list[Any]) -> list[Part]:
+    parts = []
+    for m in messages:
+        if not isinstance(m, dict):
+            continue
+        text = _content_text(m.get("content")).strip()
+        if text:
+            meta = {"timestamp": m["timestamp"]} if m.get("timestamp") is not None else {}
+            parts.append(_turn_part(m.get("name") or m.get("role") or "unknown", text, meta))
+    return parts
+
+
+def _sharegpt_turns(convs: list[Any]) -> list[Part]:
+    parts = []
+    for m in convs:
+        if isinstance(m, dict) and str(m.get("value", "")).strip():
+            meta = {"timestamp": m["timestamp"]} if m.get("timestamp") is not None else {}
+            parts.append(_turn_part(m.get("from") or "unknown", str(m["value"]).strip(), meta))
+    return parts
+
+
+def conversation_turns(obj: Any) -> list[Part] | None:
+    """Turns of one conversation object, or None when the object is not a known conversation shape."""
+    if isinstance(obj, dict):
+        msgs = obj.get("messages")
+        if isinstance(msgs, list) and msgs and isinstance(msgs[0], list):
+            return _chitchat_turns(obj)
+        if isinstance(msgs, list):
+            return _openai_turns(msgs)
+        if isinstance(obj.get("conversations"), list):
+            return _sharegpt_turns(obj["conversations"])
+    if isinstance(obj, list) and obj and all(isinstance(m, dict) and "role" in m for m in obj):
+        return _openai_turns(obj)  # a bare message list
+    return None
+
+
+def _conversations(data: Any) -> list[tuple[str, Any]]:
+    """(key, conversation object) pairs in file order."""
+    if isinstance(data, list):
+        if conversation_turns(data) is not None and data and "role" in data[0]:
+            return [("0", data)]
+        return [(str(i), c) for i, c in enumerate(data)]
+    if isinstance(data, dict):
+        if conversation_turns(data) is not None:
+            return [("0", data)]
+        # chitchat: a mapping of id -> conversation
+        return [(str(k), v) for k, v in data.items()]
+    return []
+
+
+def _documents(path: Path, fmt: str, convs: list[tuple[str, Any]]) -> list[Document | InputError]:
+    out: list[Document | InputError] = []
+    for key, conv in convs:
+        turns = conversation_turns(conv)
+        if turns is None:
+            out.append(InputError("dialogue_unknown_shape", f"conversation {key!r}: not chitchat/OpenAI/ShareGPT"))
+            continue
+        if not turns:
+            out.append(InputError("dialogue_empty", f"conversation {key!r} has no non-empty turns"))
+            continue
+        title = str(conv.get("title") or conv.get("id") or key) if isinstance(conv, dict) else key
+        out.append(
+            build_document("dialogue", title, path, fmt, turns, sep="\n", source_extra={"conversation": key})
+        )
+    return out
+
+
+def read_dialogue_json(path: Path) -> list[Document | InputError]:
+    """A .json/.jsonl file -> one Document per conversation, or an InputError per unusable conversation.
+
+    Raises InputError when the file as a whole cannot be read.
+    """
+    raw = path.read_text(encoding="utf-8", errors="strict") if path.stat().st_size else ""
+    if not raw.strip():
+        raise InputError("dialogue_empty", "the file is empty")
+    if path.suffix.lower() == ".jsonl":
+        convs = []
+        for lineno, line in enumerate(raw.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                convs.append((f"line {lineno}", json.loads(line)))
+            except json.JSONDecodeError as e:
+                raise InputError("json_invalid", f"line {lineno}: {e.msg}") from e
+        return _documents(path, "jsonl", convs)
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise InputError("json_invalid", f"line {e.lineno}: {e.msg}") from e
+    convs = _conversations(data)
+    if not convs or all(conversation_turns(c) is None for _, c in convs):
+        raise InputError("dialogue_unknown_shape", "no chitchat / OpenAI messages / ShareGPT conversations found")
+    return _documents(path, "json", convs)
+
+
+def looks_like_transcript(text: str) -> bool:
+    """Most non-blank lines are 'speaker: text' and at least two speakers alternate."""
+    lines = [ln for ln in text.splitlines() if ln.strip()][:400]
+    matches = [m for ln in lines if (m := TRANSCRIPT_LINE.match(ln.strip()))]
+    return len(lines) >= 2 and len(matches) >= 0.6 * len(lines) and len({m.group(1) for m in matches}) >= 2
+
+
+def transcript_document(path: Path, text: str) -> Document:
+    """A 'speaker: text' transcript -> one Document; continuation lines join the turn above."""
+    turns: list[list[str]] = []  # [speaker, text]
+    for ln in text.splitlines():
+        m = TRANSCRIPT_LINE.match(ln.strip())
+        if m:
+            turns.append([m.group(1).strip(), m.group(2).strip()])
+        elif ln.strip() and turns:
+            turns[-1][1] += "\n" + ln.strip()
+    parts = [_turn_part(s, t, {}) for s, t in turns]
+    if not parts:
+        raise InputError("dialogue_empty", "no 'speaker: text' lines")
+    return build_document("dialogue", path.stem, path, "txt", parts, sep="\n")

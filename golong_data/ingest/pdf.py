@@ -1,0 +1,291 @@
+"""PDF papers -> Document, with pymupdf.
+
+Per page we take pymupdf's text blocks (the fastest structured mode: position + text), then:
+1. reading order: on two-column pages, left column before right column within each band between
+   full-width blocks (titles, wide figures); single-column pages keep the content-stream order;
+2. running headers/footers: blocks in the top/bottom band whose text (digits masked) repeats on many
+   pages, and bare page numbers there, are removed;
+3. lines of a block are reflowed into one paragraph, joining words hyphenated across line ends;
+4. NFKC folds ligatures ("ﬁ" -> "fi") and compatibility forms;
+5. glyph garbage (fonts without a ToUnicode map) is measured per page and per file (quality.py).
+Sections are pages (kind "page", title "page N") with exact offsets into the text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymupdf
+
+from golong_data.errors import InputError
+from golong_data.ingest import quality
+from golong_data.ingest.document import Part, build_document
+from golong_data.records import Document
+
+# Header/footer band: the top and bottom 9% of the page (running heads sit in the margins).
+_BAND = 0.09
+# A block repeating (digits masked) in the band on at least this share of pages is a running head/foot.
+_REPEAT_SHARE = 0.3
+_PAGE_NUMBER = re.compile(r"^\s*(page\s+)?[-–—]?\s*(\d{1,4}|[ivxlcdm]{1,7})\s*[-–—]?\s*$", re.I)
+_DIGITS = re.compile(r"\d+")
+# A line ending in letter + hyphen whose next line starts with a lowercase letter: a word split by the
+# typesetter (or a real compound split at its hyphen; see _join_hyphenated).
+_HYPHEN_END = re.compile(r"([^\W\d_]+)-$")
+_WORD_START = re.compile(r"^([^\W\d_]+)")
+_WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+
+@dataclass
+class _Block:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    lines: list[str]
+
+
+@dataclass
+class PdfPages:
+    """Pages of a PDF as cleaned paragraphs; `garbage` maps page index -> reason for pages judged garbage."""
+
+    title: str
+    pages: list[list[str]]
+    garbage: dict[int, str]
+
+
+def _open(path: Path) -> pymupdf.Document:
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError("pdf_empty", "the file is empty")
+    if not data.lstrip().startswith(b"%PDF-"):
+        raise InputError("pdf_invalid", "no %PDF- header")
+    # A complete PDF ends with %%EOF (possibly followed by whitespace). mupdf silently repairs a cut file
+    # and returns whatever pages survive, so truncation has to be caught here.
+    if b"%%EOF" not in data[-1024:]:
+        raise InputError("pdf_truncated", f"no %%EOF marker at the end ({len(data)} bytes): the file was cut short")
+    try:
+        doc = pymupdf.open(stream=data, filetype="pdf")
+    except Exception as e:  # mupdf raises FileDataError / RuntimeError subclasses
+        raise InputError("pdf_unreadable", f"{type(e).__name__}: {e}") from e
+    if doc.needs_pass:
+        doc.close()
+        raise InputError("pdf_encrypted", "password-protected; cannot extract text without the user password")
+    if doc.page_count == 0:
+        doc.close()
+        raise InputError("pdf_empty", "the PDF has no pages")
+    return doc
+
+
+def _blocks(page: pymupdf.Page) -> list[_Block]:
+    out = []
+    for b in page.get_text("blocks"):
+        if b[6] != 0:  # image block
+            continue
+        lines = [ln.strip() for ln in b[4].split("\n")]
+        lines = [ln for ln in lines if ln]
+        if lines:
+            out.append(_Block(b[0], b[1], b[2], b[3], lines))
+    return out
+
+
+def reading_order(blocks: list[_Block], width: float) -> list[_Block]:
+    """Blocks in reading order: two-column pages column by column within bands between full-width blocks.
+
+    A block is 'left' when it ends before the page middle (plus a small gutter allowance), 'right' when it
+    starts after it, otherwise 'full'. A page is two-column when both columns hold at least two blocks;
+    otherwise the content-stream order (what the typesetter wrote, usually right) is kept.
+    """
+    mid, slack = width / 2, width * 0.03
+    side = ["L" if b.x1 <= mid + slack else "R" if b.x0 >= mid - slack else "F" for b in blocks]
+    if side.count("L") < 2 or side.count("R") < 2:
+        return blocks
+    ordered: list[_Block] = []
+    band: list[tuple[str, _Block]] = []
+
+    def flush() -> None:
+        for col in ("L", "R"):
+            ordered.extend(sorted((b for s, b in band if s == col), key=lambda b: (round(b.y0), b.x0)))
+        band.clear()
+
+    for s, b in sorted(zip(side, blocks, strict=True), key=lambda sb: (round(sb[1].y0), sb[1].x0)):
+        if s == "F":
+            flush()
+            ordered.append(b)
+        else:
+            band.append((s, b))
+    flush()
+    return ordered
+
+
+def _band_key(block: _Block, height: float) -> str | None:
+    if block.y1 <= height * _BAND:
+        pos = "top"
+    elif block.y0 >= height * (1 - _BAND):
+        pos = "bottom"
+    else:
+        return None
+    return pos + "\x00" + _DIGITS.sub("#", " ".join(block.lines))
+
+
+def _strip_running(pages: list[list[_Block]], heights: list[float]) -> list[list[_Block]]:
+    """Drop running headers/footers (repeating band blocks) and bare page numbers in the bands."""
+    counts: Counter[str] = Counter()
+    for blocks, h in zip(pages, heights, strict=True):
+        counts.update({k for b in blocks if (k := _band_key(b, h))})
+    need = max(2, round(_REPEAT_SHARE * len(pages)))
+    running = {k for k, n in counts.items() if n >= need} if len(pages) >= 3 else set()
+    running_tokens = [(k.split("\x00")[0], set(k.split())) for k in running]
+    out = []
+    for blocks, h in zip(pages, heights, strict=True):
+        kept = []
+        for b in blocks:
+            k = _band_key(b, h)
+            if k is not None and (
+                k in running or _PAGE_NUMBER.match(" ".join(b.lines)) or _like_running(k, running_tokens)
+            ):
+                continue
+            kept.append(b)
+        out.append(kept)
+    return out
+
+
+def _like_running(key: str, running: list[tuple[str, set[str]]]) -> bool:
+    """A band block sharing most of its words with a running head/foot at the same edge is a variant of it
+    (e.g. the first page's footer, which adds the journal line to the running one)."""
+    pos, toks = key.split("\x00")[0], set(key.split())
+    return any(p == pos and len(toks & t) >= 0.5 * len(toks | t) for p, t in running)
+
+
+def _join_hyphenated(head: str, tail: str, vocab: Counter[str]) -> str:
+    """The joint for 'exam-' + 'ple...': '' (-> 'example') unless the document itself writes the hyphenated
+    form (e.g. 'two-column') more often than the joined one: the text's own usage decides."""
+    m = _WORD_START.match(tail)
+    second = m.group(1) if m else ""
+    joined, hyphenated = (head + second).lower(), f"{head}-{second}".lower()
+    if vocab[hyphenated] > vocab[joined]:
+        return "-"
+    if vocab[joined] == 0 and len(head) >= 5 and head.endswith("ly"):
+        return "-"  # unseen either way: an -ly adverb before a hyphen is a compound ("statically-typed")
+    return ""
+
+
+def _paragraph(lines: list[str], vocab: Counter[str]) -> str:
+    out = lines[0]
+    for nxt in lines[1:]:
+        m = _HYPHEN_END.search(out)
+        if m and nxt[:1].islower():
+            out = out[:-1] + _join_hyphenated(m.group(1), nxt, vocab) + nxt
+        else:
+            out = out + " " + nxt
+    return out
+
+
+def _splits_word(a: str, b: str) -> bool:
+    return bool(_HYPHEN_END.search(a)) and b[:1].islower()
+
+
+def _continues(a: str, b: str) -> bool:
+    """Block b continues block a's sentence: a ends mid-word, in a word or a comma, and b starts lowercase
+    (a paragraph running from the foot of one column to the head of the next)."""
+    return b[:1].islower() and (bool(_HYPHEN_END.search(a)) or a[-1:].isalnum() or a.endswith(","))
+
+
+def _merge_split_paragraphs(blocks: list[_Block]) -> list[list[str]]:
+    """Blocks as line groups, joining blocks that continue one paragraph (see _continues)."""
+    groups: list[list[str]] = []
+    for b in blocks:
+        if groups and _continues(groups[-1][-1], b.lines[0]):
+            groups[-1].extend(b.lines)
+        else:
+            groups.append(list(b.lines))
+    return groups
+
+
+def _carry_split_words(pages: list[list[list[str]]]) -> None:
+    """A word hyphenated across a page break ('pa-' | 'per.') is completed on the first page, so each page
+    section holds whole words; the rest of the paragraph stays on its own page."""
+    for prev, cur in zip(pages, pages[1:]):
+        if not prev or not cur or not _splits_word(prev[-1][-1], cur[0][0]):
+            continue
+        first, _, rest = cur[0][0].partition(" ")
+        prev[-1].append(first)
+        if rest:
+            cur[0][0] = rest
+        else:
+            del cur[0][0]
+            if not cur[0]:
+                del cur[0]
+
+
+def extract_pages(doc: pymupdf.Document) -> PdfPages:
+    """Cleaned paragraphs per page, the title (largest font on page 1), and garbage pages."""
+    raw = [_blocks(p) for p in doc]
+    heights = [p.rect.height for p in doc]
+    widths = [p.rect.width for p in doc]
+    raw = [reading_order(b, w) for b, w in zip(raw, widths, strict=True)]
+    cleaned = _strip_running(raw, heights)
+    # Vocabulary of the document's own words, hyphenated compounds included, for _join_hyphenated.
+    vocab: Counter[str] = Counter()
+    for blocks in cleaned:
+        for b in blocks:
+            for ln in b.lines:
+                vocab.update(w.lower() for w in _WORDS.findall(ln))
+    pages: list[list[str]] = []
+    garbage: dict[int, str] = {}
+    line_groups = [_merge_split_paragraphs(blocks) for blocks in cleaned]
+    _carry_split_words(line_groups)
+    for i, groups in enumerate(line_groups):
+        paras = [unicodedata.normalize("NFKC", _paragraph(g, vocab)) for g in groups if g]
+        pages.append(paras)
+        reason = quality.garbage_reason("\n".join(paras))
+        if reason:
+            garbage[i] = reason
+    return PdfPages(title=_title(doc[0]), pages=pages, garbage=garbage)
+
+
+def _title(page: pymupdf.Page) -> str:
+    """The text set in the largest font on the first page (a paper's title), spans joined in order."""
+    spans = []
+    for b in page.get_text("dict")["blocks"]:
+        for line in b.get("lines", []):
+            for s in line["spans"]:
+                if s["text"].strip():
+                    spans.append((round(s["size"], 1), s["text"].strip()))
+    if not spans:
+        return ""
+    top = max(size for size, _ in spans)
+    title = " ".join(t for size, t in spans if size == top)
+    return unicodedata.normalize("NFKC", re.sub(r"\s+", " ", title)).strip()[:300]
+
+
+def read_pdf(path: Path) -> Document:
+    """A PDF file -> one paper Document; pages judged glyph garbage inside a good file are left out and
+    listed in quality["dropped_pages"] (the stage ledgers them).
+
+    Raises InputError for encrypted, truncated, empty, unreadable and glyph-garbage files.
+    """
+    doc = _open(path)
+    try:
+        pages = extract_pages(doc)
+        meta_title = (doc.metadata or {}).get("title") or ""
+    finally:
+        doc.close()
+    texts = [(i + 1, "\n\n".join(p)) for i, p in enumerate(pages.pages)]
+    if not any(t.strip() for _, t in texts):
+        raise InputError("pdf_no_text", f"{len(texts)} pages but no extractable text (scanned images?)")
+    judged = [i for i, (_, t) in enumerate(texts) if sum(not c.isspace() for c in t) >= quality.MIN_CHARS_TO_JUDGE]
+    whole = quality.garbage_reason("\n".join(t for _, t in texts))
+    if whole or (judged and sum(i in pages.garbage for i in judged) * 2 > len(judged)):
+        detail = whole or f"{len(pages.garbage)} of {len(judged)} text pages are glyph garbage"
+        raise InputError("pdf_glyph_garbage", f"{detail} (fonts without a usable ToUnicode map?)")
+    parts = [Part("page", f"page {n}", t) for n, t in texts if (n - 1) not in pages.garbage and t.strip()]
+    dropped = [{"page": i + 1, "reason": r} for i, r in sorted(pages.garbage.items())]
+    title = pages.title if len(pages.title) >= 3 else unicodedata.normalize("NFKC", meta_title).strip()
+    return build_document(
+        "paper", title, path, "pdf", parts, extra_quality={"pages": len(texts), "dropped_pages": dropped}
+    )

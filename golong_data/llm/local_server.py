@@ -1,0 +1,208 @@
+"""The embedded default LLM: SmolLM2-135M-Instruct (GGUF) served by llama-cpp-python on 127.0.0.1.
+
+`scripts/setup_local_llm.sh` installs llama-cpp-python (built once per machine without AVX-512/AMX,
+which fault on these VMs) and puts the GGUF into $GOLONG_CACHE/models/. This module finds a running
+server through its pid file, or starts one at a free port, waits until `/v1/models` answers, and stops
+it by its pid. A file lock makes two processes starting at once share one server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from golong_data.errors import GolongError
+from golong_data.llm.cache import golong_home
+from golong_data.llm.contract import LOCAL_MODEL
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+PID_FILE = "local-llm.json"
+LOG_FILE = "local-llm.log"
+N_CTX = 8192  # the model's trained context
+SETUP_HINT = "run `make local-llm` (bash scripts/setup_local_llm.sh .venv/bin/python), or pass --base-url/--model"
+
+
+@dataclass
+class LocalServer:
+    pid: int
+    port: int
+    base_url: str
+    model: str
+    model_path: str
+    log_path: str
+    started_at: float
+
+
+def golong_cache() -> Path:
+    """The shared build cache (llama wheel, model file): $GOLONG_CACHE, else ~/.cache/golong-data."""
+    env = os.environ.get("GOLONG_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "golong-data"
+
+
+def model_path() -> Path:
+    return golong_cache() / "models" / GGUF_NAME
+
+
+def unavailable_reason(python: str | None = None) -> str | None:
+    """Why the local server cannot start here (None when it can): the reason tests print when they skip."""
+    if python is None and importlib.util.find_spec("llama_cpp") is None:
+        return f"llama-cpp-python is not installed in {sys.prefix}"
+    if python is None:
+        for mod in ("uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings"):
+            if importlib.util.find_spec(mod) is None:
+                return f"llama-cpp-python's server extra is incomplete: {mod} is missing"
+    if not model_path().exists():
+        return f"the model file {model_path()} is missing"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited child not yet reaped) still answers kill(0); /proc says what it really is.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _is_our_server(pid: int) -> bool:
+    """Guard against pid reuse: only signal a process whose command line is a llama_cpp server."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\x00", b" ")
+    except OSError:
+        return _alive(pid)  # no /proc (macOS): trust the pid file
+    return b"llama_cpp.server" in cmd
+
+
+def _models_ok(base_url: str, timeout: float = 2.0) -> bool:
+    import httpx
+
+    try:
+        r = httpx.get(f"{base_url}/models", timeout=timeout)
+        return r.status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.contextmanager
+def _locked(state_dir: Path) -> Iterator[None]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / "local-llm.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def find_running(state_dir: Path | None = None) -> LocalServer | None:
+    """The server named by the pid file, if that process is alive and answering; else None."""
+    state_dir = Path(state_dir) if state_dir else golong_home()
+    pf = state_dir / PID_FILE
+    try:
+        srv = LocalServer(**json.loads(pf.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    if _alive(srv.pid) and _is_our_server(srv.pid) and _models_ok(srv.base_url):
+        return srv
+    return None
+
+
+def start(state_dir: Path | None = None, port: int | None = None, wait_s: float = 120.0,
+          threads: int | None = None) -> tuple[LocalServer, bool]:
+    """Return (server, started_here): reuse the running one, else start it and wait for /v1/models."""
+    state_dir = Path(state_dir) if state_dir else golong_home()
+    with _locked(state_dir):
+        running = find_running(state_dir)
+        if running is not None and (port is None or running.port == port):
+            return running, False
+        if running is not None:
+            raise GolongError(f"the local LLM already runs on port {running.port}",
+                              "stop it first with `golong-data serve-local --stop`")
+        reason = unavailable_reason()
+        if reason:
+            raise GolongError(f"cannot start the local LLM: {reason}", SETUP_HINT)
+        port = port or _free_port()
+        log_path = state_dir / LOG_FILE
+        cmd = [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(model_path()),
+            "--model_alias", LOCAL_MODEL,
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            "--n_ctx", str(N_CTX),
+            "--n_threads", str(threads or os.cpu_count() or 2),
+        ]
+        with open(log_path, "ab") as log:
+            # A new session: the server outlives a Ctrl-C in the terminal that started it, and is stopped by pid.
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        srv = LocalServer(pid=proc.pid, port=port, base_url=f"http://127.0.0.1:{port}/v1", model=LOCAL_MODEL,
+                          model_path=str(model_path()), log_path=str(log_path), started_at=time.time())
+        deadline = time.monotonic() + wait_s
+        while not _models_ok(srv.base_url, timeout=1.0):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+                tail = log_path.read_text(errors="replace")[-1500:]
+                raise GolongError(f"the local LLM server did not come up (exit {proc.returncode}); log tail:\n{tail}",
+                                  f"see {log_path}; {SETUP_HINT}")
+            time.sleep(0.2)
+        tmp = state_dir / f".{PID_FILE}.tmp"
+        tmp.write_text(json.dumps(asdict(srv), indent=2))
+        os.replace(tmp, state_dir / PID_FILE)
+        return srv, True
+
+
+def stop(state_dir: Path | None = None, timeout_s: float = 10.0) -> bool:
+    """Stop the server named by the pid file (SIGTERM, then SIGKILL). True if one was stopped."""
+    state_dir = Path(state_dir) if state_dir else golong_home()
+    pf = state_dir / PID_FILE
+    with _locked(state_dir):
+        try:
+            srv = LocalServer(**json.loads(pf.read_text()))
+        except (OSError, ValueError, TypeError):
+            return False
+        stopped = False
+        if _alive(srv.pid) and _is_our_server(srv.pid):
+            os.kill(srv.pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            while _alive(srv.pid) and time.monotonic() < deadline:
+                _reap(srv.pid)
+                time.sleep(0.1)
+            if _alive(srv.pid):
+                os.kill(srv.pid, signal.SIGKILL)
+            _reap(srv.pid)
+            stopped = True
+        pf.unlink(missing_ok=True)
+        return stopped
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the server is our own child (else it lingers as a zombie)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)

@@ -1,0 +1,303 @@
+"""The synthesize stage: documents -> verifiable long-context samples of all nine task types.
+
+    summary = run_synthesize(Path("work/dedup"), Path("work/synth"), SynthConfig(per_type=20, buckets=["32k"]))
+
+For each task type and length bucket it makes up to `per_type` samples. Each attempt picks a document (a
+seeded shuffle of the input, so reruns are identical), asks the type's program constructor for a Plan (the
+question and its gold answer, computed from the text), pads the evidence with distractors to the bucket
+(golong_data.context), checks the answer is still unambiguous in the final context, and writes a Sample.
+An attempt that fails becomes a Rejection with the reason; nothing is dropped silently.
+With `llm=True` the LLM constructors (golong_data.tasks.llm) run instead, through the one LLM layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import sys
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from golong_data.context import Context, Library, assemble, evidence_stats
+from golong_data.errors import ConfigError, GolongError
+from golong_data.records import Chunk, Document, Sample, content_id, read_records, stage_file
+from golong_data.stage import StageRun, in_shard, parse_shard
+from golong_data.tasks import TASK_BUILDERS, VERSION, Focus, Plan, get_builder
+
+STAGE = "synthesize"
+DEFAULT_BUCKETS = ["8k", "16k", "32k", "64k", "128k"]
+PREAMBLE = "Read the documents below, then answer the question that follows them."
+# Evidence may take at most this share of a bucket (the rest is distractors); a summary needs its whole paper.
+EVIDENCE_SHARE = {"summarization": 0.95}
+DEFAULT_EVIDENCE_SHARE = 0.6
+
+
+def parse_bucket(spec: str) -> int:
+    """'32k' -> 32768 tokens (k = 1024, as model context sizes are counted); '3000' -> 3000."""
+    s = spec.strip().lower()
+    m = re.fullmatch(r"(\d+)(k?)", s)
+    if not m:
+        raise ConfigError(f"bad bucket {spec!r}", "write buckets like 8k,16k,32k (k = 1024 tokens) or plain numbers")
+    n = int(m.group(1)) * (1024 if m.group(2) else 1)
+    if n < 512:
+        raise ConfigError(f"bucket {spec!r} is below 512 tokens", "contexts that short cannot hold a question")
+    return n
+
+
+@dataclass
+class SynthConfig:
+    per_type: int = 20  # samples per task type per bucket
+    buckets: list[str] = field(default_factory=lambda: list(DEFAULT_BUCKETS))
+    seed: int = 0
+    tasks: list[str] | None = None  # None: all nine
+    near_ratio: float = 0.3  # share of the distractor tokens taken from the evidence documents themselves
+    spread_prob: float = 0.3  # chance that several evidence pieces are scattered instead of kept together
+    tolerance: float = 0.02  # a context's total tokens lie within +-tolerance of its bucket
+    attempts_per_sample: int = 4  # give up on a (type, bucket) after per_type * this many attempts
+    llm: bool = False
+    base_url: str | None = None
+    model: str | None = None
+    ground_threshold: float = 90.0  # rapidfuzz partial_ratio an LLM evidence quote must reach in its source
+    shard: str | None = None
+    tokenizer: str | None = None
+
+    def resolved(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["version"] = VERSION
+        return d
+
+
+@dataclass
+class SynthSummary:
+    made: Counter[tuple[str, str]]
+    rejected: dict[tuple[str, str], Counter[str]]
+    out: Path
+    line: str = ""
+    table: str = ""
+
+
+def derive_seed(*parts: object) -> int:
+    """A 64-bit seed from the parts: stable across Python runs (unlike hash()) and machines."""
+    h = hashlib.sha256("\x00".join(str(p) for p in parts).encode()).hexdigest()
+    return int(h[:16], 16)
+
+
+def load_documents(in_dir: Path) -> list[Document]:
+    path = stage_file(in_dir, "documents.jsonl")
+    docs = list(read_records(path, Document))
+    chunks_path = Path(in_dir) / "chunks.jsonl"
+    if chunks_path.exists():
+        # After dedup, only documents that kept at least one chunk are used (a dropped near-duplicate book
+        # would otherwise come back as a distractor).
+        kept = {c.doc_id for c in read_records(chunks_path, Chunk)}
+        docs = [d for d in docs if d.id in kept]
+    return [d for d in docs if d.text.strip()]
+
+
+def build_prompt(context_text: str, question: str, answer_format: str) -> str:
+    return f"{PREAMBLE}\n\n{context_text}\n\nQuestion: {question}\n\n{answer_format}"
+
+
+@dataclass
+class Built:
+    sample: Sample | None
+    reason: str = ""
+    detail: str = ""
+
+
+class Synthesizer:
+    """Turns Plans into Samples for one run (holds the library of documents and the taxonomy)."""
+
+    def __init__(self, lib: Library, taxonomy: Any, cfg: SynthConfig) -> None:
+        self.lib = lib
+        self.tax = taxonomy
+        self.cfg = cfg
+
+    def budget(self, bucket_tokens: int) -> tuple[int, int]:
+        # Aim a little under the bucket: the additive count can differ from a real tokenisation by a few tokens
+        # per piece, and a context should not overflow the model window it was sized for.
+        margin = int(bucket_tokens * self.cfg.tolerance * 0.25)
+        tol = int(bucket_tokens * self.cfg.tolerance * 0.5)
+        return bucket_tokens - margin, tol
+
+    def max_piece(self, bucket_tokens: int) -> int:
+        return max(256, min(8192, bucket_tokens // 3))
+
+    def focus(self, doc: Document, task: str, bucket_tokens: int) -> Focus:
+        mp = self.max_piece(bucket_tokens)
+        pieces = self.lib.pieces(doc.id, mp)
+        share = EVIDENCE_SHARE.get(task, DEFAULT_EVIDENCE_SHARE)
+        return Focus(doc, pieces, [self.lib.piece_cost(p) for p in pieces], int(bucket_tokens * share))
+
+    def realise(self, task: str, bucket: str, bucket_tokens: int, plan: Plan, doc: Document, rng: random.Random,
+                generator: dict[str, Any], sample_key: str) -> Built:
+        """Plan -> context -> checked Sample (or the reason it could not be made)."""
+        spec = self.tax.task(task)
+        evidence = plan.evidence
+        if plan.whole_cut is not None:
+            evidence = [self.lib.whole(doc.id, plan.whole_cut)]
+        content_overhead = self.lib.count(build_prompt("", plan.question, spec.answer_format))
+        target, tol = self.budget(bucket_tokens)
+        budget = target - content_overhead
+        spread = plan.spread_ok and len(evidence) > 1 and rng.random() < self.cfg.spread_prob
+        ctx = assemble(self.lib, evidence, budget, rng, max_piece=self.max_piece(bucket_tokens), forbid=plan.forbid,
+                       near_ratio=self.cfg.near_ratio, spread=spread, tolerance=tol,
+                       exclude_docs=[doc.id] if plan.exclude_doc else [])
+        if isinstance(ctx, str):
+            return Built(None, ctx, f"{task}/{bucket} {plan.constructor}")
+        problem = self.check(plan, ctx, evidence)
+        if problem:
+            return Built(None, problem[0], f"{task}/{bucket} {plan.constructor}: {problem[1]}")
+        content = build_prompt(ctx.text, plan.question, spec.answer_format)
+        n_tokens = ctx.n_tokens + content_overhead
+        stats = evidence_stats(ctx, self.lib)
+        sample = Sample(
+            id=content_id("smp", sample_key, content),
+            task_type=task,
+            capability=list(spec.capability),
+            metric=spec.metric,
+            route=dict(spec.route),
+            prompt=[{"role": "user", "content": content}],
+            ground_truth={"doc_ids": list(plan.gold_items), "golden_label": plan.golden_label, "summary": ""},
+            evidence=[{"doc_id": d, "start": a, "end": b} for d, a, b in plan.spans],
+            n_tokens=n_tokens,
+            bucket=bucket,
+            generator=generator,
+            answer=plan.answer,
+            meta={"question": plan.question, "constructor": plan.constructor, "focus_doc": doc.id,
+                  "focus_kind": doc.kind, "spread": spread, **stats, **plan.meta},
+        )
+        return Built(sample)
+
+    def check(self, plan: Plan, ctx: Context, evidence: list[Any]) -> tuple[str, str] | None:
+        """Is the gold still the only right answer in this exact context? (reason, detail) when not."""
+        for s in plan.unique:
+            n = ctx.text.count(s)
+            if n != 1:
+                return "not_unique_in_context", f"{s[:60]!r} occurs {n} times"
+        shown = {(p.doc_id, p.start, p.end): h for p, h in zip(ctx.pieces, ctx.headings, strict=True)}
+        for p in evidence:
+            if shown.get((p.doc_id, p.start, p.end)) != p.heading:
+                return "heading_collision", p.heading
+        for d, a, b in plan.spans:
+            loc = ctx.locate(d, a, b)
+            if loc is None or ctx.text[loc[0] : loc[1]] != self.lib.docs[d].text[a:b]:
+                return "evidence_not_in_context", f"{d}[{a}:{b}]"
+        return None
+
+
+def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path: Path | None = None) -> SynthSummary:
+    from tqdm import tqdm
+
+    from golong_data.taxonomy import load_taxonomy
+    from golong_data.tokens import get_tokenizer
+
+    tax = load_taxonomy(taxonomy_path)
+    tasks = cfg.tasks or [t for t in TASK_BUILDERS if t in tax.tasks]
+    for t in tasks:
+        get_builder(t)
+        tax.task(t)
+    if cfg.per_type < 0:
+        raise ConfigError(f"--per-type {cfg.per_type} is negative", "give a count >= 0")
+    buckets = [(b.strip().lower(), parse_bucket(b)) for b in cfg.buckets if b.strip()]
+    if not buckets:
+        raise ConfigError("no buckets given", "e.g. --buckets 8k,16k,32k")
+    shard = parse_shard(cfg.shard)
+    docs = load_documents(in_dir)
+    if not docs:
+        raise GolongError(f"{in_dir}/documents.jsonl holds no documents with text", "run ingest on some files first")
+    lib = Library(docs, get_tokenizer(cfg.tokenizer))
+    syn = Synthesizer(lib, tax, cfg)
+    inputs = [Path(in_dir) / "documents.jsonl"] + (
+        [Path(in_dir) / "chunks.jsonl"] if (Path(in_dir) / "chunks.jsonl").exists() else []
+    )
+    config = cfg.resolved()
+    config["taxonomy"] = str(tax.path)
+    made: Counter[tuple[str, str]] = Counter()
+    rejected: dict[tuple[str, str], Counter[str]] = {}
+    with StageRun(STAGE, out_dir, inputs=inputs, config=config) as run:
+        out = run.writer("samples.jsonl")
+        for task in tasks:
+            bar = tqdm(total=cfg.per_type * len(buckets), desc=f"{task:<22}", unit="sample", file=sys.stderr,
+                       disable=None, leave=False)
+            for bucket, btok in buckets:
+                rej = rejected.setdefault((task, bucket), Counter())
+                if cfg.llm:
+                    from golong_data.tasks.llm import run_llm_bucket
+
+                    results = run_llm_bucket(syn, task, bucket, btok, docs, shard)
+                else:
+                    results = program_bucket(syn, task, bucket, btok, docs, shard)
+                for src, built in results:
+                    if built.sample is not None:
+                        out.write(built.sample)
+                        made[(task, bucket)] += 1
+                        bar.update(1)
+                    else:
+                        run.reject(src, built.reason, built.detail)
+                        rej[built.reason] += 1
+            bar.close()
+        run.counts.update({f"made.{t}.{b}": n for (t, b), n in sorted(made.items())})
+        summary = SynthSummary(made, rejected, Path(out_dir))
+        summary.table = summary_table(tasks, [b for b, _ in buckets], made, rejected)
+        summary.line = run.summary("made")
+    return summary
+
+
+def program_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: list[Document],
+                   shard: tuple[int, int] | None) -> list[tuple[str, Built]]:
+    """Up to per_type samples of one type in one bucket from the program constructors, with every failure."""
+    builder = get_builder(task)
+    cfg = syn.cfg
+    cands = [d for d in sorted(docs, key=lambda d: d.id) if builder.for_kind(d.kind) and in_shard(d.id, shard)]
+    out: list[tuple[str, Built]] = []
+    if not cands or cfg.per_type == 0:
+        return out
+    random.Random(derive_seed(cfg.seed, task, bucket, "order")).shuffle(cands)
+    seen_questions: set[str] = set()
+    n_made = 0
+    for attempt in range(cfg.per_type * cfg.attempts_per_sample):
+        if n_made >= cfg.per_type:
+            break
+        doc = cands[attempt % len(cands)]
+        rng = random.Random(derive_seed(cfg.seed, task, bucket, attempt))
+        ctor = rng.choice(builder.for_kind(doc.kind))
+        focus = syn.focus(doc, task, btok)
+        plan = ctor.fn(focus, rng)
+        if isinstance(plan, str):
+            out.append((doc.id, Built(None, plan, f"{task}/{bucket} {ctor.name}")))
+            continue
+        if plan.question in seen_questions:
+            # Templated questions are near-identical by design, so only exact repeats are dropped here
+            # (same document, same question); the fuzzy question filter is for LLM-written questions.
+            out.append((doc.id, Built(None, "duplicate_question", f"{task}/{bucket} {ctor.name}")))
+            continue
+        generator = {"kind": "program", "name": f"{task}.{ctor.name}", "version": VERSION, "model": None,
+                     "prompt_sha": None, "seed": cfg.seed}
+        built = syn.realise(task, bucket, btok, plan, doc, rng, generator, f"{cfg.seed}/{task}/{bucket}/{attempt}")
+        if built.sample is not None:
+            seen_questions.add(plan.question)
+            n_made += 1
+        out.append((doc.id, built))
+    return out
+
+
+def summary_table(tasks: list[str], buckets: list[str], made: Counter[tuple[str, str]],
+                  rejected: dict[tuple[str, str], Counter[str]]) -> str:
+    """type x bucket: made, and the ledger by reason (for stderr)."""
+    w = max(len(t) for t in tasks) if tasks else 10
+    lines = [f"{'task type':<{w}}  " + "  ".join(f"{b:>8}" for b in buckets) + "  ledgered (by reason)"]
+    for t in tasks:
+        cells = "  ".join(f"{made[(t, b)]:>8}" for b in buckets)
+        reasons: Counter[str] = Counter()
+        for b in buckets:
+            reasons.update(rejected.get((t, b), Counter()))
+        why = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))) or "-"
+        lines.append(f"{t:<{w}}  {cells}  {why}")
+    total = sum(made.values())
+    lines.append(f"{'total':<{w}}  " + "  ".join(f"{sum(made[(t, b)] for t in tasks):>8}" for b in buckets)
+                 + f"  = {total} samples")
+    return "\n".join(lines)

@@ -1,0 +1,329 @@
+"""`golong-data verify`: keep only samples that are right, need their context, and teach something.
+
+Runs the checks of golong_data.checks in order over samples.jsonl; each check runs only on the samples
+that passed the previous ones (so a wrong gold costs no LLM call), and a sample leaves at its first
+failing check. The stage runner -- this module, not the checks -- writes the rejections, with the check's
+numbers. Every LLM call goes through the LLM layer's SQLite cache, so rerunning with a different band or
+threshold re-decides from cached rollouts and sends nothing.
+
+verification block of a sample (enough to recompute the verdict, see checks.recompute_verdict):
+    {"checks": {"gold": {...}, "reanswer": {"model", "prompt_sha", "seeds", "temperature", "rewards",
+                "threshold", "verdict"}, ...}, "skipped": {"robustness": "why"}, "pass_rate": 0.5,
+     "verdict": "kept"}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from golong_data import checks as C
+from golong_data.config import ALL_CHECKS, VerifyConfig, parse_band
+from golong_data.errors import GolongError
+from golong_data.records import Sample, iter_jsonl, read_records, stage_file
+
+LLM_CHECKS = ("reanswer", "nocontext", "robustness", "band")
+THINK_PREFIX = "<think>\n</think>\n"  # a perfect completion: empty reasoning, then the answer
+
+
+@dataclass
+class VerifySummary:
+    out_dir: Path
+    kept: int = 0
+    rejected: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    table: str = ""
+    requests: int = 0
+    cached: int = 0
+
+    @property
+    def line(self) -> str:
+        s = f"verify: kept {self.kept}, rejected {self.rejected}"
+        if self.requests:
+            s += f"; {self.requests} LLM requests ({self.cached} from cache)"
+        if self.skipped:
+            s += "; skipped " + ", ".join(f"{k} ({v})" for k, v in self.skipped.items())
+        if self.rejected:
+            s += f"; see {self.out_dir / 'rejected.jsonl'}"
+        return s
+
+
+def prompt_sha(messages: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def _context_and_question(s: Sample) -> tuple[str, str] | None:
+    """Split the user message into (context, question + format) at the question's last occurrence."""
+    q = str((s.meta or {}).get("question", ""))
+    content = str(s.prompt[-1].get("content", "")) if s.prompt else ""
+    i = content.rfind(q) if q else -1
+    if i < 0:
+        return None
+    return content[:i].rstrip(), content[i:]
+
+
+def _gold_strings(s: Sample) -> list[str]:
+    gt = s.ground_truth or {}
+    items = [str(gt.get("golden_label", ""))] + [str(x) for x in gt.get("doc_ids", []) or []]
+    return [x for x in items if len(x) >= 3]
+
+
+def _solver_system() -> list[dict[str, str]]:
+    """prompts/solve.md, when the synthesis side ships one, as the solver's system message."""
+    p = Path(__file__).resolve().parents[1] / "prompts" / "solve.md"
+    if p.is_file():
+        return [{"role": "system", "content": p.read_text(encoding="utf-8").strip()}]
+    return []
+
+
+def _doc_lengths(in_dir: Path, documents: str | None) -> dict[str, int] | None:
+    """{doc_id: len(text)} from documents.jsonl (given, or found upstream through the manifests)."""
+    cand: list[Path] = []
+    if documents:
+        p = Path(documents)
+        cand.append(p / "documents.jsonl" if p.is_dir() else p)
+    else:
+        from golong_data.card import upstream_stage_dirs
+
+        cand += [d / "documents.jsonl" for d in upstream_stage_dirs(in_dir)]
+    for p in cand:
+        if p.is_file():
+            return {str(o["id"]): len(o.get("text", "")) for o in iter_jsonl(p)}
+    if documents:
+        raise GolongError(f"--documents {documents}: no documents.jsonl there", "point it at the ingest output")
+    return None
+
+
+def distractor_prompt(s: Sample, others: list[Sample], key: str) -> tuple[list[dict[str, str]], list[str]] | None:
+    """The sample's prompt with other documents' contexts put in front: about twice the context (next bucket).
+
+    Distractors come from samples over other documents whose context mentions none of this sample's gold
+    strings, so the gold stays uniquely supported. None when the sample gives no way to split its prompt.
+    """
+    split = _context_and_question(s)
+    if split is None:
+        return None
+    own_ctx, _ = split
+    golds = _gold_strings(s)
+    mine = set((s.ground_truth or {}).get("doc_ids", []) or []) | {e.get("doc_id") for e in s.evidence}
+    added, used, pieces = 0, [], []
+    # Deterministic choice: other samples ordered by a hash of (this sample's key, their id).
+    for o in sorted(others, key=lambda o: hashlib.sha256(f"{key}:{o.id}".encode()).hexdigest()):
+        if o.id == s.id or (mine & ({e.get("doc_id") for e in o.evidence} - {None})):
+            continue
+        osplit = _context_and_question(o)
+        if osplit is None or any(g in osplit[0] for g in golds):
+            continue
+        pieces.append(osplit[0])
+        used.append(o.id)
+        added += len(osplit[0])
+        if added >= len(own_ctx):
+            break
+    if not pieces or added < len(own_ctx) // 2:
+        return None
+    content = "\n\n".join(pieces) + "\n\n" + str(s.prompt[-1]["content"])
+    return [*s.prompt[:-1], {**s.prompt[-1], "content": content}], used
+
+
+class _Solver:
+    """One place that turns (sample, messages, seeds, temperature) into rewards via the LLM layer."""
+
+    def __init__(self, cfg: VerifyConfig) -> None:
+        from golong_data.llm import LLMConfig
+
+        self.cfg = cfg
+        self.llm = LLMConfig(base_url=cfg.base_url, model=cfg.solver, api_key_env=cfg.api_key_env,
+                             max_in_flight=cfg.max_in_flight, max_cost=cfg.max_cost, cache_path=cfg.cache_path)
+        from golong_data.llm.contract import LOCAL_MODEL
+
+        self.model = cfg.solver or os.environ.get("OPENAI_MODEL") or (LOCAL_MODEL if cfg.base_url is None else "?")
+        self.system = _solver_system()
+        self.requests = 0
+        self.cached = 0
+
+    def rollouts(self, jobs: list[tuple[Sample, list[dict[str, Any]], list[int], float]], desc: str
+                 ) -> list[tuple[list[float], list[str | None], str]]:
+        """For each job: (rewards, errors, prompt_sha), scoring each completion against the sample's gold."""
+        from golong_data.llm import LLMRequest, run_batch
+        from golong_data.rewards import score_sample
+
+        reqs = []
+        for s, msgs, seeds, temp in jobs:
+            full = [*self.system, *msgs]
+            for sd in seeds:
+                reqs.append(LLMRequest(key=f"{s.id}:{sd}", messages=full, temperature=temp,
+                                       max_tokens=self.cfg.max_tokens, seed=sd, task_type=s.task_type))
+        results = run_batch(reqs, self.llm, stage="verify", desc=desc) if reqs else []
+        self.requests += len(results)
+        self.cached += sum(1 for r in results if r.cached)
+        out, i = [], 0
+        for s, msgs, seeds, _ in jobs:
+            rewards, errors = [], []
+            for _ in seeds:
+                r = results[i]
+                i += 1
+                errors.append(None if r.ok else (r.error or "error"))
+                rewards.append(float(score_sample(s, r.text or "", profile="golongrl")) if r.ok else 0.0)
+            out.append((rewards, errors, prompt_sha([*self.system, *msgs])))
+        return out
+
+
+def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, seed: int = 0) -> VerifySummary:
+    """Verify in_dir/samples.jsonl into out_dir/verified.jsonl (+ rejected.jsonl, manifest.json)."""
+    from golong_data.rewards import score_sample
+    from golong_data.stage import StageRun
+    from golong_data.taxonomy import load_taxonomy, metric_key
+
+    cfg = cfg or VerifyConfig()
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    bad = [c for c in cfg.checks if c not in ALL_CHECKS]
+    if bad:
+        raise GolongError(f"unknown check(s) {', '.join(bad)}", f"--checks takes some of: {', '.join(ALL_CHECKS)}")
+    lo, hi = parse_band(cfg.band, cfg.k)
+    samples_path = stage_file(in_dir, "samples.jsonl")
+    samples = list(read_records(samples_path, Sample))
+    tax = load_taxonomy(check_prompts=False)
+    doc_len = _doc_lengths(in_dir, cfg.documents) if "gold" in cfg.checks else None
+    summary = VerifySummary(out_dir)
+    order = [c for c in ALL_CHECKS if c in cfg.checks]
+    for c in ALL_CHECKS:
+        if c not in order:
+            summary.skipped[c] = "not in --checks"
+    settings = {**asdict(cfg), "seed": seed}
+    settings.pop("max_in_flight")  # how fast, not what: does not change the outputs
+    table: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    rates: dict[str, list[float]] = defaultdict(list)
+
+    with StageRun("verify", out_dir, inputs=[samples_path], config=settings) as run:
+        verified = run.writer("verified.jsonl")
+        state: dict[str, dict[str, Any]] = {s.id: {"checks": {}, "skipped": dict(summary.skipped)} for s in samples}
+        active: list[Sample] = []
+        seen: set[str] = set()
+        for s in samples:  # malformed or duplicate samples leave first, so every input is accounted for
+            if s.id in seen:
+                run.reject(s.id, "duplicate_id", "a sample with this id came earlier in samples.jsonl")
+                continue
+            seen.add(s.id)
+            if s.task_type not in tax.tasks:
+                run.reject(s.id, "unknown_task_type", f"{s.task_type!r} is not in {tax.path}")
+                continue
+            active.append(s)
+
+        def fail(s: Sample, check: str, reason: str, ev: dict[str, Any]) -> None:
+            state[s.id]["checks"][check] = {**ev, "verdict": "fail"}
+            run.reject(s.id, reason, json.dumps({"check": check, **ev}, sort_keys=True, ensure_ascii=False))
+            table[(s.task_type, check)]["rejected"] += 1
+
+        def passed(s: Sample, check: str, ev: dict[str, Any]) -> None:
+            state[s.id]["checks"][check] = {**ev, "verdict": "pass"}
+            table[(s.task_type, check)]["kept"] += 1
+
+        if "gold" in order:
+            nxt = []
+            for s in active:
+                mk = metric_key(tax.tasks[s.task_type].metric)
+                reward = float(score_sample(s, THINK_PREFIX + s.answer, profile="golongrl")) if s.answer else 0.0
+                ok, reason, ev = C.check_gold(reward, C.gold_threshold(mk), s.answer, C.span_errors(s.evidence, doc_len))
+                ev["spans_checked"] = len(s.evidence) if doc_len is not None else 0
+                ev["answer_present"] = bool(s.answer.strip())
+                if ok:
+                    passed(s, "gold", ev)
+                    nxt.append(s)
+                else:
+                    fail(s, "gold", reason, ev)
+            active = nxt
+
+        llm_checks = [c for c in order if c in LLM_CHECKS]
+        solver = _Solver(cfg) if llm_checks and active else None
+        for check in llm_checks:
+            if not active or solver is None:
+                break
+            base = {"model": solver.model}
+            jobs: list[tuple[Sample, list[dict[str, Any]], list[int], float]] = []
+            extra: dict[str, dict[str, Any]] = {}
+            keep_without: list[Sample] = []
+            for s in active:
+                if check == "reanswer":
+                    jobs.append((s, s.prompt, [seed], 0.0))
+                elif check == "nocontext":
+                    q = str((s.meta or {}).get("question", ""))
+                    if not q:
+                        state[s.id]["checks"][check] = {"verdict": "skipped", "reason": "sample has no meta.question"}
+                        keep_without.append(s)
+                        continue
+                    fmt = tax.tasks[s.task_type].answer_format
+                    jobs.append((s, [{"role": "user", "content": f"{q}\n\n{fmt}"}], [seed], 0.0))
+                elif check == "robustness":
+                    dp = distractor_prompt(s, active, f"{seed}:{s.id}")
+                    if dp is None:
+                        state[s.id]["checks"][check] = {
+                            "verdict": "skipped",
+                            "reason": "no way to enlarge the context: prompt has no meta.question to split at, "
+                            "or no other documents' contexts to add",
+                        }
+                        keep_without.append(s)
+                        continue
+                    extra[s.id] = {"distractors": dp[1]}
+                    jobs.append((s, dp[0], [seed + i for i in range(cfg.k)], 1.0))
+                else:  # band
+                    jobs.append((s, s.prompt, [seed + i for i in range(cfg.k)], 1.0))
+            outs = solver.rollouts(jobs, desc=f"verify: {check}")
+            nxt = list(keep_without)
+            for (s, _, seeds, temp), (rewards, errors, psha) in zip(jobs, outs, strict=True):
+                mk = metric_key(tax.tasks[s.task_type].metric)
+                rec = {**base, "prompt_sha": psha, "seeds": seeds, "temperature": temp, **extra.get(s.id, {})}
+                if any(errors):
+                    rec["errors"] = errors
+                if check == "reanswer":
+                    ok, reason, ev = C.check_reanswer(rewards, C.solve_threshold(mk, cfg.thresholds))
+                elif check == "nocontext":
+                    ok, reason, ev = C.check_nocontext(rewards, cfg.leak_threshold)
+                elif check == "robustness":
+                    ok, reason, ev = C.check_robustness(rewards, C.solve_threshold(mk, cfg.thresholds))
+                else:
+                    ok, reason, ev = C.check_band(rewards, C.is_binary(mk), lo, hi)
+                    state[s.id]["pass_rate"] = ev["mean"]
+                    rates[s.task_type].append(ev["mean"])
+                if ok:
+                    passed(s, check, {**rec, **ev})
+                    nxt.append(s)
+                elif all(errors) and errors:
+                    fail(s, check, "solver_error", {**rec, **ev})
+                else:
+                    fail(s, check, reason, {**rec, **ev})
+            nxt_ids = {s.id for s in nxt}
+            active = [s for s in active if s.id in nxt_ids]  # input order, whatever the batching did
+        for s in active:
+            st = state[s.id]
+            s.verification = {**(s.verification or {}), **st, "verdict": "kept"}
+            verified.write(s)
+        summary.kept = verified.count
+        summary.rejected = run.n_rejected
+        if solver is not None:
+            summary.requests, summary.cached = solver.requests, solver.cached
+            run.counts.update({"llm_requests": solver.requests})
+    summary.table = render_table(table, rates, order)
+    print(summary.table, file=sys.stderr)
+    return summary
+
+
+def render_table(table: dict[tuple[str, str], Counter[str]], rates: dict[str, list[float]], order: list[str]) -> str:
+    """task type x check -> kept/rejected, plus a pass-rate histogram (tenths) of the band check."""
+    tasks = sorted({t for t, _ in table})
+    head = f"{'task type':<24}" + "".join(f"{c:>14}" for c in order) + "   pass-rate histogram (0..1, tenths)"
+    lines = [head]
+    for t in tasks:
+        row = f"{t:<24}"
+        for c in order:
+            k, r = table[(t, c)]["kept"], table[(t, c)]["rejected"]
+            row += f"{f'{k}/{k + r}':>14}" if k + r else f"{'-':>14}"
+        hist = Counter(min(9, int(x * 10)) for x in rates.get(t, []))
+        row += "   " + " ".join(str(hist.get(i, 0)) for i in range(10)) if rates.get(t) else ""
+        lines.append(row)
+    return "\n".join(lines) + "\n(kept/checked per check)"
