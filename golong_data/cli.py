@@ -105,6 +105,34 @@ def chunk(
 
 
 # ---------------------------------------------------------------- dedup (issue 4)
+@app.command()
+@handle_errors
+def dedup(
+    in_dir: Path = typer.Option(..., "--in", "-i", help="Directory holding chunks.jsonl + documents.jsonl (chunk's "
+                                "output), or samples.jsonl with --questions."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes the kept records + rejected.jsonl."),
+    threshold: float = typer.Option(0.8, help="Jaccard similarity (MinHash estimate) at which texts are near "
+                                    "duplicates."),
+    num_perm: int = typer.Option(128, help="MinHash permutations."),
+    ngram: int = typer.Option(5, help="Words per shingle."),
+    against: list[Path] = typer.Option([], help="Benchmark file (JSONL or parquet; every string field is read) to "
+                                       "decontaminate against; repeat for several."),
+    contam_ngram: int = typer.Option(13, help="A chunk sharing one word n-gram of this length with a benchmark is "
+                                     "dropped."),
+    questions: bool = typer.Option(False, "--questions", help="Dedup synthesized samples by question instead "
+                                   "(rapidfuzz token_set_ratio)."),
+    question_threshold: float = typer.Option(90.0, help="With --questions: token_set_ratio (0-100) at which "
+                                             "questions are near duplicates."),
+) -> None:
+    """Drop exact and near-duplicate documents and chunks, and chunks quoting a benchmark."""
+    from golong_data.dedup import run_dedup, run_question_dedup
+
+    if questions:
+        echo(run_question_dedup(in_dir, out, question_threshold))
+    else:
+        echo(run_dedup(in_dir, out, threshold, num_perm, ngram, against, contam_ngram))
+
+
 # ---------------------------------------------------------------- taxonomy + score (issue 3)
 @app.command()
 @handle_errors
@@ -163,6 +191,35 @@ def serve_local(
 
 
 # ---------------------------------------------------------------- synthesize (issue 6)
+@app.command()
+@handle_errors
+def synthesize(
+    in_dir: Path = typer.Option(..., "--in", "-i", help="Directory with documents.jsonl (+ chunks.jsonl after dedup)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes samples.jsonl + rejected.jsonl."),
+    taxonomy: Path | None = typer.Option(None, help="Task taxonomy YAML (default: the repository's taxonomy.yaml)."),
+    per_type: int = typer.Option(20, help="Samples per task type per bucket."),
+    buckets: str = typer.Option("8k,16k,32k,64k,128k", help="Context lengths in Qwen tokens (k = 1024), comma-separated."),
+    tasks: str | None = typer.Option(None, help="Only these task types, comma-separated (default: all nine)."),
+    seed: int = typer.Option(0, help="Same inputs + settings + seed -> byte-identical samples.jsonl."),
+    near_ratio: float = typer.Option(0.3, help="Share of distractor tokens from the evidence's own document."),
+    llm: bool = typer.Option(False, "--llm", help="Use the LLM constructors (prompts/synth_<type>.md) instead."),
+    base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint for --llm (default: local SmolLM2)."),
+    model: str | None = typer.Option(None, help="Model name for --llm."),
+    shard: str | None = typer.Option(None, help="Build only from shard i/N of the documents (e.g. 0/4)."),
+) -> None:
+    """Build verifiable long-context samples of the nine task types, padded with distractors to token buckets."""
+    from golong_data.synthesize import SynthConfig, run_synthesize
+
+    cfg = SynthConfig(
+        per_type=per_type, buckets=[b for b in buckets.split(",") if b.strip()], seed=seed,
+        tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None, near_ratio=near_ratio,
+        llm=llm, base_url=base_url, model=model, shard=shard,
+    )
+    summary = run_synthesize(in_dir, out, cfg, taxonomy_path=taxonomy)
+    echo(summary.table)
+    echo(summary.line)
+
+
 # ---------------------------------------------------------------- verify (issue 7)
 @app.command()
 @handle_errors
@@ -233,6 +290,62 @@ def run(
 
 
 # ---------------------------------------------------------------- train (issue 9)
+# Help texts and defaults come from TrainConfig's field metadata (declared once). config.py is plain
+# dataclasses: importing it here costs nothing; torch/TRL load inside the command only.
+from golong_data.train.config import TrainConfig as _TC  # noqa: E402
+
+_TD = _TC()
+
+
+@app.command()
+@handle_errors
+def train(
+    data: Path = typer.Option(..., "--data", help=_TC.help("data")),
+    algo: str = typer.Option(_TD.algo, help=_TC.help("algo")),
+    model: str | None = typer.Option(None, help=_TC.help("model")),
+    tiny: bool = typer.Option(False, "--tiny", help=_TC.help("tiny")),
+    backend: str = typer.Option(_TD.backend, help=_TC.help("backend")),
+    emit: Path | None = typer.Option(None, help=_TC.help("emit")),
+    output_dir: Path = typer.Option(_TD.output_dir, help=_TC.help("output_dir")),
+    resume: bool = typer.Option(False, "--resume", help=_TC.help("resume")),
+    max_steps: int = typer.Option(_TD.max_steps, help=_TC.help("max_steps")),
+    learning_rate: float = typer.Option(_TD.learning_rate, help=_TC.help("learning_rate")),
+    num_generations: int = typer.Option(_TD.num_generations, help=_TC.help("num_generations")),
+    prompts_per_step: int = typer.Option(_TD.prompts_per_step, help=_TC.help("prompts_per_step")),
+    max_prompt_tokens: int = typer.Option(_TD.max_prompt_tokens, help=_TC.help("max_prompt_tokens")),
+    max_completion_length: int = typer.Option(_TD.max_completion_length, help=_TC.help("max_completion_length")),
+    temperature: float = typer.Option(_TD.temperature, help=_TC.help("temperature")),
+    epsilon: float = typer.Option(_TD.epsilon, help=_TC.help("epsilon")),
+    epsilon_high: float = typer.Option(_TD.epsilon_high, help=_TC.help("epsilon_high")),
+    beta: float = typer.Option(_TD.beta, help=_TC.help("beta")),
+    alpha: float = typer.Option(_TD.alpha, help=_TC.help("alpha")),
+    gamma: float = typer.Option(_TD.gamma, help=_TC.help("gamma")),
+    scale_rewards: str = typer.Option(_TD.scale_rewards, help=_TC.help("scale_rewards")),
+    save_steps: int = typer.Option(_TD.save_steps, help=_TC.help("save_steps")),
+    seed: int = typer.Option(_TD.seed, help=_TC.help("seed")),
+    device: str = typer.Option(_TD.device, help=_TC.help("device")),
+) -> None:
+    """Train with GRPO, TMN or TMN-Reweight: TRL on one GPU, or write a verl run (--backend verl --emit DIR)."""
+    from dataclasses import fields
+
+    values = dict(locals())
+    cfg = _TC(**{f.name: values[f.name] for f in fields(_TC) if f.name in values}).validate()
+    if cfg.backend == "verl":
+        from golong_data.train.verl_emit import emit_verl
+
+        for line in emit_verl(cfg):
+            echo(line)
+        return
+    try:
+        from golong_data.train.trl_backend import train_trl
+    except ImportError as e:
+        from golong_data.errors import GolongError
+
+        raise GolongError(f"the TRL backend needs the [train] extra ({e.name} is missing)",
+                          "pip install torch==2.13.0 && pip install -e '.[train]'") from None
+    s = train_trl(cfg, echo=echo)
+    echo(f"train: {s['global_step']} steps in {s['train_seconds']:.0f}s ({cfg.algo}); "
+         f"model in {s['output_dir']}/final, metrics in {s['output_dir']}/metrics.jsonl")
 
 
 def main() -> None:  # console-script entry point

@@ -24,6 +24,7 @@ from typing import Any
 from golong_data.errors import ConfigError
 
 ALL_CHECKS = ("gold", "reanswer", "nocontext", "robustness", "band")
+LOADER_FIELDS = ("base_dir", "source", "config_path")
 STAGES = ("ingest", "chunk", "dedup", "synthesize", "verify", "export")
 
 
@@ -88,13 +89,18 @@ class PipelineConfig:
         "Options of the synthesize stage (see `golong-data synthesize --help`).", default_factory=dict
     )
     verify: VerifyConfig = _help("Verify checks and solver (see VerifyConfig).", default_factory=VerifyConfig)
-    export: ExportConfig = _help("Mix size, validation split, imports (see ExportConfig).", default_factory=ExportConfig)
+    export: ExportConfig = _help(
+        "Mix size, validation split, imports (see ExportConfig).", default_factory=ExportConfig
+    )
     base_dir: Path = field(default=Path("."), metadata={"help": "(set by the loader) the config file's folder"})
     source: str = field(default="", metadata={"help": "(set by the loader) the config file's text"})
+    config_path: str = field(default="", metadata={"help": "(set by the loader) the config file's path as given"})
 
     def resolve(self, p: str) -> Path:
         """A path from the config: env vars expanded, relative to the config file's folder."""
-        q = Path(os.path.expandvars(os.path.expanduser(p)))
+        # $GOLONG_CACHE defaults as in the Makefile, so the demo config works outside `make` too.
+        env = {"GOLONG_CACHE": str(Path.home() / ".cache" / "golong-data"), **os.environ}
+        q = Path(_expand(os.path.expanduser(p), env))
         return q if q.is_absolute() else (self.base_dir / q)
 
     def corpus_paths(self) -> list[Path]:
@@ -112,6 +118,12 @@ class PipelineConfig:
         return {"seed": self.seed, **d}
 
 
+def _expand(text: str, env: dict[str, str]) -> str:
+    import re
+
+    return re.sub(r"\$(\w+)|\$\{(\w+)\}", lambda m: env.get(m.group(1) or m.group(2), m.group(0)), text)
+
+
 def help_text(cls: type) -> dict[str, str]:
     return {f.name: f.metadata.get("help", "") for f in fields(cls)}
 
@@ -122,7 +134,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}", f"write `{where}:` as key: value")
-    known = {f.name: f for f in fields(cls) if f.name not in ("base_dir", "source")}
+    known = {f.name: f for f in fields(cls) if f.name not in LOADER_FIELDS}
     unknown = sorted(set(data) - set(known))
     if unknown:
         choices = "; ".join(f"{k}: {known[k].metadata.get('help', '')}" for k in known)
@@ -168,8 +180,11 @@ def _check_type(v: Any, typ: str, where: str, help_: str) -> Any:
 def validate(cfg: PipelineConfig) -> PipelineConfig:
     bad = [c for c in cfg.verify.checks if c not in ALL_CHECKS]
     if bad:
-        raise ConfigError(f"verify.checks: unknown check(s) {', '.join(bad)}", f"expected some of: {', '.join(ALL_CHECKS)}")
-    parse_band(cfg.verify.band, cfg.verify.k)
+        raise ConfigError(
+            f"verify.checks: unknown check(s) {', '.join(bad)}", f"expected some of: {', '.join(ALL_CHECKS)}"
+        )
+    if "band" in cfg.verify.checks:
+        parse_band(cfg.verify.band, cfg.verify.k)
     if cfg.verify.k < 1:
         raise ConfigError(f"verify.k = {cfg.verify.k}", "set verify.k to the number of rollouts, e.g. 8")
     if cfg.export.size < 1 or cfg.export.val_per_type < 0:
@@ -202,4 +217,5 @@ def load_config(path: Path | str) -> PipelineConfig:
     cfg = _build(PipelineConfig, data, "config")
     cfg.base_dir = p.resolve().parent
     cfg.source = text
+    cfg.config_path = str(path)
     return validate(cfg)

@@ -84,24 +84,48 @@ class Context:
         return None
 
 
+def _line_start(text: str, p: int) -> int:
+    return text.rfind("\n", 0, p) + 1
+
+
+def _next_line(text: str, p: int) -> int:
+    """The start of the line after position p (p itself when it already starts a line)."""
+    if p >= len(text) or p == 0 or text[p - 1] == "\n":
+        return min(p, len(text))
+    q = text.find("\n", p)
+    if q < 0:
+        return len(text)
+    while q < len(text) and text[q] in "\r\n":
+        q += 1
+    return q
+
+
 def split_units(doc: Document) -> list[tuple[int, int, int]]:
-    """(start, end, section) units that tile each section; gaps between sections become section -1 units."""
-    spans = [(s.start, s.end) for s in doc.sections] or [(0, len(doc.text))]
+    """(start, end, section) units tiling the whole text; text outside every section is section -1.
+
+    Section bounds are widened to whole lines (a "speaker: " prefix joins its turn) and cuts inside a section
+    fall just after blank lines: both are places where Qwen's pre-tokeniser splits anyway, so the unit counts
+    add up to the count of the joined text.
+    """
+    text = doc.text
+    spans = [(_line_start(text, s.start), _next_line(text, s.end)) for s in doc.sections] or [(0, len(text))]
     out: list[tuple[int, int, int]] = []
-    prev_end: int | None = None
+    prev_end = 0
     for i, (s0, s1) in enumerate(spans):
-        s0 = max(s0, prev_end) if prev_end is not None else s0
+        s0 = max(s0, prev_end)
         if s1 <= s0:
             continue
-        if prev_end is not None and s0 > prev_end:
+        if s0 > prev_end:
             out.append((prev_end, s0, -1))
         cut = s0
-        for m in _PARA_BREAK.finditer(doc.text, s0, s1):
+        for m in _PARA_BREAK.finditer(text, s0, s1):
             if m.end() < s1 and m.end() > cut:
                 out.append((cut, m.end(), i))
                 cut = m.end()
         out.append((cut, s1, i))
         prev_end = s1
+    if prev_end < len(text):
+        out.append((prev_end, len(text), -1))
     return out
 
 
@@ -115,6 +139,7 @@ class Library:
         self._units: dict[str, list[Unit]] = {}
         self._pieces: dict[tuple[str, int], list[Piece]] = {}
         self._heading_tokens: dict[str, int] = {}
+        self._tail: dict[tuple[str, int], int] = {}
         self.units_counted = 0
 
     # ---- cached measurements
@@ -131,10 +156,18 @@ class Library:
 
     def heading_tokens(self, heading: str) -> int:
         if heading not in self._heading_tokens:
-            self._heading_tokens[heading] = self.tok.count(HEADING_FMT.format(heading) + "\n") + self.tok.count(
-                PIECE_SEP
-            )
+            self._heading_tokens[heading] = self.tok.count(HEADING_FMT.format(heading) + "\n")
         return self._heading_tokens[heading]
+
+    def tail_tokens(self, piece: Piece) -> int:
+        """Tokens the separator after this piece adds. Not simply count(PIECE_SEP): a body ending in
+        punctuation merges with the newlines that follow ('."\\n\\n' is one pre-token), so count the last
+        few characters with and without it (cached per piece end)."""
+        key = (piece.doc_id, piece.end)
+        if key not in self._tail:
+            s = self.docs[piece.doc_id].text[max(piece.start, piece.end - 64) : piece.end]
+            self._tail[key] = self.tok.count(s + PIECE_SEP) - self.tok.count(s)
+        return self._tail[key]
 
     def body(self, piece: Piece) -> str:
         text = self.docs[piece.doc_id].text
@@ -144,7 +177,9 @@ class Library:
         return text[piece.start : c0] + PIECE_SEP + text[c1 : piece.end]
 
     def piece_cost(self, piece: Piece, heading: str | None = None) -> int:
-        return piece.n_tokens + self.heading_tokens(heading or piece.heading)
+        """Tokens of "=== heading ===\\n" + body + "\\n\\n" in a context (the last separator is the one
+        the prompt puts before the question)."""
+        return self.heading_tokens(heading or piece.heading) + piece.n_tokens + self.tail_tokens(piece)
 
     # ---- pieces
     def pieces(self, doc_id: str, max_tokens: int) -> list[Piece]:
@@ -176,12 +211,14 @@ class Library:
             label = "pages" if doc.kind == "paper" else "turns"
             run: list[int] = []
             run_tok = 0
-            for s in sorted(by_section):
-                idx = by_section[s]
-                last = idx[-1]
-                while last + 1 < len(units) and units[last + 1].section == -1:
-                    last += 1
-                idx = list(range(idx[0], last + 1))
+            firsts = sorted(idx[0] for idx in by_section.values())
+            for n_s, f in enumerate(firsts):
+                # A section's group: its first unit up to the next section's first unit (gaps ride along);
+                # the first group also takes any text before the first section.
+                lo = 0 if n_s == 0 else f
+                hi = firsts[n_s + 1] if n_s + 1 < len(firsts) else len(units)
+                idx = list(range(lo, hi))
+                s = units[f].section
                 tok = sum(units[i].n_tokens for i in idx)
                 if run and run_tok + tok > max_tokens:
                     yield self._run_piece(doc, units, run, label)
@@ -220,13 +257,17 @@ class Library:
         n = -(-tok // max_tokens)
         target = tok / n
         parts: list[list[int]] = [[]]
-        acc = 0
+        acc = part = 0
         for i in idx:
-            # Balanced parts: start a new part once this one holds its share (never more than n parts).
-            if parts[-1] and acc + units[i].n_tokens / 2 > target * len(parts) and len(parts) < n:
+            # Balanced parts: a new part once this one holds its share, or when the unit would overflow it
+            # (only a single paragraph longer than max_tokens makes a part longer than that).
+            u = units[i].n_tokens
+            if parts[-1] and (part + u > max_tokens or (acc + u / 2 > target * len(parts) and len(parts) < n)):
                 parts.append([])
+                part = 0
             parts[-1].append(i)
-            acc += units[i].n_tokens
+            acc += u
+            part += u
         base = self._section_heading(doc, s) if doc.kind not in ("paper", "dialogue") else (
             f"{doc.title or doc.id} ({'page' if doc.kind == 'paper' else 'turn'} {s + 1})"
         )
@@ -363,7 +404,7 @@ def assemble(
         for p in spill + near:
             if not usable(p):
                 continue
-            t = lib.truncate(p, remaining - lib.heading_tokens(p.heading + " (excerpt)"))
+            t = lib.truncate(p, remaining - lib.heading_tokens(p.heading + " (excerpt)") - 2)
             if t is not None and usable(t) and remaining - lib.piece_cost(t) >= 0:
                 take(t)
                 if remaining <= tolerance:

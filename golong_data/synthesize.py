@@ -12,6 +12,7 @@ With `llm=True` the LLM constructors (golong_data.tasks.llm) run instead, throug
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from golong_data.context import Context, Library, assemble, evidence_stats
+from golong_data.context import PIECE_SEP, Context, Library, assemble, evidence_stats
 from golong_data.errors import ConfigError, GolongError
 from golong_data.records import Chunk, Document, Sample, content_id, read_records, stage_file
 from golong_data.stage import StageRun, in_shard, parse_shard
@@ -29,7 +30,7 @@ from golong_data.tasks import TASK_BUILDERS, VERSION, Focus, Plan, get_builder
 
 STAGE = "synthesize"
 DEFAULT_BUCKETS = ["8k", "16k", "32k", "64k", "128k"]
-PREAMBLE = "Read the documents below, then answer the question that follows them."
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 # Evidence may take at most this share of a bucket (the rest is distractors); a summary needs its whole paper.
 EVIDENCE_SHARE = {"summarization": 0.95}
 DEFAULT_EVIDENCE_SHARE = 0.6
@@ -97,8 +98,21 @@ def load_documents(in_dir: Path) -> list[Document]:
     return [d for d in docs if d.text.strip()]
 
 
+@functools.lru_cache(maxsize=4)
+def solve_template(path: Path = PROMPTS_DIR / "solve.md") -> str:
+    """prompts/solve.md: the one prompt a solver sees (synthesize writes it, verify re-asks with it)."""
+    if not path.exists():
+        raise GolongError(f"{path} not found", "restore prompts/solve.md from the repository")
+    return path.read_text(encoding="utf-8").rstrip("\n")
+
+
 def build_prompt(context_text: str, question: str, answer_format: str) -> str:
-    return f"{PREAMBLE}\n\n{context_text}\n\nQuestion: {question}\n\n{answer_format}"
+    # One pass over the template only (not str.format): documents and questions contain braces.
+    values = {"context": context_text, "question": question, "answer_format": answer_format}
+    return _SLOT.sub(lambda m: values[m.group(1)], solve_template())
+
+
+_SLOT = re.compile(r"\{(context|question|answer_format)\}")
 
 
 @dataclass
@@ -123,8 +137,16 @@ class Synthesizer:
         tol = int(bucket_tokens * self.cfg.tolerance * 0.5)
         return bucket_tokens - margin, tol
 
+    def overhead(self, question: str, answer_format: str) -> int:
+        """Prompt tokens outside the context. The context's count already includes the blank line after its
+        last piece, which is the template's separator before the question."""
+        head, tail = build_prompt("\x00", question, answer_format).split("\x00")
+        return self.lib.count(head) + self.lib.count(tail) - (self.lib.count(PIECE_SEP) if tail.startswith(PIECE_SEP) else 0)
+
     def max_piece(self, bucket_tokens: int) -> int:
-        return max(256, min(8192, bucket_tokens // 3))
+        # About six pieces per bucket: whole chapters from 32K up, paragraph-aligned parts below, so even a
+        # 4K context can hold the three or more sections a list question needs.
+        return max(256, min(8192, bucket_tokens // 6))
 
     def focus(self, doc: Document, task: str, bucket_tokens: int) -> Focus:
         mp = self.max_piece(bucket_tokens)
@@ -139,7 +161,7 @@ class Synthesizer:
         evidence = plan.evidence
         if plan.whole_cut is not None:
             evidence = [self.lib.whole(doc.id, plan.whole_cut)]
-        content_overhead = self.lib.count(build_prompt("", plan.question, spec.answer_format))
+        content_overhead = self.overhead(plan.question, spec.answer_format)
         target, tol = self.budget(bucket_tokens)
         budget = target - content_overhead
         spread = plan.spread_ok and len(evidence) > 1 and rng.random() < self.cfg.spread_prob
@@ -218,6 +240,7 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
     config["taxonomy"] = str(tax.path)
     made: Counter[tuple[str, str]] = Counter()
     rejected: dict[tuple[str, str], Counter[str]] = {}
+    attempts = 0
     with StageRun(STAGE, out_dir, inputs=inputs, config=config) as run:
         out = run.writer("samples.jsonl")
         for task in tasks:
@@ -231,6 +254,7 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
                     results = run_llm_bucket(syn, task, bucket, btok, docs, shard)
                 else:
                     results = program_bucket(syn, task, bucket, btok, docs, shard)
+                attempts += len(results)
                 for src, built in results:
                     if built.sample is not None:
                         out.write(built.sample)
@@ -240,6 +264,8 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
                         run.reject(src, built.reason, built.detail)
                         rej[built.reason] += 1
             bar.close()
+        # Every attempt ends as a sample or a ledger line: attempts == samples + rejections.
+        run.counts["attempts"] = attempts
         run.counts.update({f"made.{t}.{b}": n for (t, b), n in sorted(made.items())})
         summary = SynthSummary(made, rejected, Path(out_dir))
         summary.table = summary_table(tasks, [b for b, _ in buckets], made, rejected)
@@ -256,7 +282,7 @@ def program_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
     out: list[tuple[str, Built]] = []
     if not cands or cfg.per_type == 0:
         return out
-    random.Random(derive_seed(cfg.seed, task, bucket, "order")).shuffle(cands)
+    cands = interleave_kinds(cands, random.Random(derive_seed(cfg.seed, task, bucket, "order")))
     seen_questions: set[str] = set()
     n_made = 0
     for attempt in range(cfg.per_type * cfg.attempts_per_sample):
@@ -282,6 +308,24 @@ def program_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
             seen_questions.add(plan.question)
             n_made += 1
         out.append((doc.id, built))
+    return out
+
+
+def interleave_kinds(docs: list[Document], rng: random.Random) -> list[Document]:
+    """Shuffle within each kind, then take kinds in turn: a corpus of 7,000 chats and 6 books still gives
+    books every other attempt, so each type draws on every kind of document it can use."""
+    by_kind: dict[str, list[Document]] = {}
+    for d in docs:
+        by_kind.setdefault(d.kind, []).append(d)
+    queues = []
+    for k in sorted(by_kind):
+        q = by_kind[k][:]
+        rng.shuffle(q)
+        queues.append(q)
+    out: list[Document] = []
+    for i in range(max(len(q) for q in queues) if queues else 0):
+        # Small kinds come round again (up to 4 times their size): another attempt draws other sections.
+        out.extend(q[i % len(q)] for q in queues if i < 4 * len(q))
     return out
 
 

@@ -185,7 +185,7 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
     bad = [c for c in cfg.checks if c not in ALL_CHECKS]
     if bad:
         raise GolongError(f"unknown check(s) {', '.join(bad)}", f"--checks takes some of: {', '.join(ALL_CHECKS)}")
-    lo, hi = parse_band(cfg.band, cfg.k)
+    lo, hi = parse_band(cfg.band, cfg.k) if "band" in cfg.checks else (0, cfg.k)
     samples_path = stage_file(in_dir, "samples.jsonl")
     samples = list(read_records(samples_path, Sample))
     tax = load_taxonomy(check_prompts=False)
@@ -229,7 +229,8 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
             for s in active:
                 mk = metric_key(tax.tasks[s.task_type].metric)
                 reward = float(score_sample(s, THINK_PREFIX + s.answer, profile="golongrl")) if s.answer else 0.0
-                ok, reason, ev = C.check_gold(reward, C.gold_threshold(mk), s.answer, C.span_errors(s.evidence, doc_len))
+                spans = C.span_errors(s.evidence, doc_len)
+                ok, reason, ev = C.check_gold(reward, C.gold_threshold(mk), s.answer, spans)
                 ev["spans_checked"] = len(s.evidence) if doc_len is not None else 0
                 ev["answer_present"] = bool(s.answer.strip())
                 if ok:

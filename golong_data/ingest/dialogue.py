@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +118,9 @@ def _documents(path: Path, fmt: str, convs: list[tuple[str, Any]]) -> list[Docum
         if not turns:
             out.append(InputError("dialogue_empty", f"conversation {key!r} has no non-empty turns"))
             continue
-        title = str(conv.get("title") or conv.get("id") or key) if isinstance(conv, dict) else key
-        out.append(
-            build_document("dialogue", title, path, fmt, turns, sep="\n", source_extra={"conversation": key})
-        )
+        # chitchat chats carry their topic as "prompt": a better title than a UUID
+        title = str(conv.get("title") or conv.get("prompt") or conv.get("id") or key) if isinstance(conv, dict) else key
+        out.append(build_document("dialogue", title, path, fmt, turns, sep="\n", source_extra={"conversation": key}))
     return out
 
 
@@ -153,10 +153,15 @@ def read_dialogue_json(path: Path) -> list[Document | InputError]:
 
 
 def looks_like_transcript(text: str) -> bool:
-    """Most non-blank lines are 'speaker: text' and at least two speakers alternate."""
-    lines = [ln for ln in text.splitlines() if ln.strip()][:400]
-    matches = [m for ln in lines if (m := TRANSCRIPT_LINE.match(ln.strip()))]
-    return len(lines) >= 2 and len(matches) >= 0.6 * len(lines) and len({m.group(1) for m in matches}) >= 2
+    """The text opens with a 'speaker: text' line, and a few speakers (each seen at least twice) take
+    turns on at least a quarter of the lines (the rest may be continuation lines of multi-line turns)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()][:400]
+    if len(lines) < 2 or not TRANSCRIPT_LINE.match(lines[0]):
+        return False
+    speakers = Counter(m.group(1) for ln in lines if (m := TRANSCRIPT_LINE.match(ln)))
+    turns = sum(speakers.values())
+    regular = [s for s, n in speakers.items() if n >= 2]
+    return len(regular) >= 2 and turns >= 0.25 * len(lines) and sum(speakers[s] for s in regular) >= 0.8 * turns
 
 
 def transcript_document(path: Path, text: str) -> Document:

@@ -8,6 +8,7 @@ from typing import Any
 
 from golong_data.ingest import quality
 from golong_data.records import Document, Section, content_id, sha256_file
+from golong_data.tokens import count_tokens
 
 
 @dataclass
@@ -19,14 +20,6 @@ class Part:
     text: str
     meta: dict[str, Any] = field(default_factory=dict)
     prefix: str = ""  # text written before the section's span (e.g. "alice: " before a turn), not part of it
-
-
-def count_tokens(text: str) -> int:
-    try:
-        from golong_data.tokens import count_tokens as _count
-    except ImportError:  # the tokenizer module lands separately; a 4-chars-per-token estimate until then
-        return len(text) // 4
-    return _count(text)
 
 
 def assemble(parts: list[Part], sep: str = "\n\n") -> tuple[str, list[Section]]:

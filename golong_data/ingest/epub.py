@@ -285,6 +285,11 @@ def _xml(data: bytes, what: str) -> etree._Element:
     return root
 
 
+def _opf_relative(doc_dir: str, href: str, opf_dir: str) -> str:
+    """A TOC href (relative to the nav/NCX file) as a path relative to the OPF, like spine paths."""
+    return posixpath.relpath(posixpath.normpath(posixpath.join(doc_dir, href)), opf_dir or ".")
+
+
 def _zip_read(path: Path, zf: zipfile.ZipFile) -> tuple[str, str, list[SpineDoc], list[tuple[str, str]]]:
     """The fallback: container.xml -> OPF -> manifest + spine -> documents, nav/NCX -> TOC."""
     container = _xml(_read_member(zf, "META-INF/container.xml"), "META-INF/container.xml")
@@ -298,7 +303,8 @@ def _zip_read(path: Path, zf: zipfile.ZipFile) -> tuple[str, str, list[SpineDoc]
     for item in opf.iter(f"{_OPF}item"):
         href = item.get("href") or ""
         if item.get("id") and href:
-            manifest[item.get("id", "")] = (_safe_join(base, href), item.get("media-type", ""), item.get("properties", ""))
+            member = _safe_join(base, href)
+            manifest[item.get("id", "")] = (member, item.get("media-type", ""), item.get("properties", ""))
     spine = opf.find(f"{_OPF}spine")
     if spine is None:
         raise InputError("epub_no_spine", f"{opf_path} has no <spine>")
@@ -322,8 +328,7 @@ def _zip_read(path: Path, zf: zipfile.ZipFile) -> tuple[str, str, list[SpineDoc]
             for a in n.iter("{http://www.w3.org/1999/xhtml}a"):
                 href = a.get("href") or ""
                 if href:
-                    rel = posixpath.relpath(posixpath.normpath(posixpath.join(nav_dir, href)), base or ".")
-                    toc.append((rel, "".join(a.itertext())))
+                    toc.append((_opf_relative(nav_dir, href, base), "".join(a.itertext())))
     ncx_id = spine.get("toc")
     if not toc and ncx_id and ncx_id in manifest:
         ncx_path = manifest[ncx_id][0]
@@ -332,8 +337,7 @@ def _zip_read(path: Path, zf: zipfile.ZipFile) -> tuple[str, str, list[SpineDoc]
         for point in root.iter(f"{_NCX}navPoint"):
             label, content = point.find(f"{_NCX}navLabel/{_NCX}text"), point.find(f"{_NCX}content")
             if label is not None and content is not None and content.get("src"):
-                rel = posixpath.relpath(posixpath.normpath(posixpath.join(ncx_dir, content.get("src", ""))), base or ".")
-                toc.append((rel, label.text or ""))
+                toc.append((_opf_relative(ncx_dir, content.get("src", ""), base), label.text or ""))
     meta = opf.find(f"{_OPF}metadata")
     title = lang = ""
     if meta is not None:
@@ -362,6 +366,11 @@ def read_epub(path: Path) -> Document:
         raise InputError("epub_no_text", f"no readable chapters among {len(docs)} spine documents")
     lang = (lang or "").strip().split("-")[0].lower() or None
     return build_document(
-        "book", _SPACE.sub(" ", title).strip() or path.stem, path, "epub", parts, lang=lang,
+        "book",
+        _SPACE.sub(" ", title).strip() or path.stem,
+        path,
+        "epub",
+        parts,
+        lang=lang,
         extra_quality={"reader": reader},
     )

@@ -36,8 +36,6 @@ _DIGITS = re.compile(r"\d+")
 # typesetter (or a real compound split at its hyphen; see _join_hyphenated).
 _HYPHEN_END = re.compile(r"([^\W\d_]+)-$")
 _WORD_START = re.compile(r"^([^\W\d_]+)")
-_WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
-
 
 
 @dataclass
@@ -51,10 +49,11 @@ class _Block:
 
 @dataclass
 class PdfPages:
-    """Pages of a PDF as cleaned paragraphs; `garbage` maps page index -> reason for pages judged garbage."""
+    """Pages of a PDF as cleaned text (paragraphs split by blank lines); `garbage` maps page index -> reason
+    for pages judged garbage."""
 
     title: str
-    pages: list[list[str]]
+    pages: list[str]
     garbage: dict[int, str]
 
 
@@ -81,13 +80,12 @@ def _open(path: Path) -> pymupdf.Document:
     return doc
 
 
-def _blocks(page: pymupdf.Page) -> list[_Block]:
+def _blocks(page: pymupdf.Page, textpage: pymupdf.TextPage) -> list[_Block]:
     out = []
-    for b in page.get_text("blocks"):
+    for b in page.get_text("blocks", textpage=textpage):
         if b[6] != 0:  # image block
             continue
-        lines = [ln.strip() for ln in b[4].split("\n")]
-        lines = [ln for ln in lines if ln]
+        lines = [ln for ln in map(str.strip, b[4].split("\n")) if ln]
         if lines:
             out.append(_Block(b[0], b[1], b[2], b[3], lines))
     return out
@@ -161,32 +159,35 @@ def _like_running(key: str, running: list[tuple[str, set[str]]]) -> bool:
     return any(p == pos and len(toks & t) >= 0.5 * len(toks | t) for p, t in running)
 
 
-def _join_hyphenated(head: str, tail: str, vocab: Counter[str]) -> str:
+def _join_hyphenated(head: str, tail: str, vocab: str) -> str:
     """The joint for 'exam-' + 'ple...': '' (-> 'example') unless the document itself writes the hyphenated
-    form (e.g. 'two-column') more often than the joined one: the text's own usage decides."""
+    form (e.g. 'two-column') more often than the joined one: the text's own usage decides. `vocab` is the
+    document's lowercased text; counting substrings there is cheap for the few split words of a paper."""
     m = _WORD_START.match(tail)
     second = m.group(1) if m else ""
     joined, hyphenated = (head + second).lower(), f"{head}-{second}".lower()
-    if vocab[hyphenated] > vocab[joined]:
+    n_joined = vocab.count(joined)
+    if vocab.count(hyphenated) > n_joined:
         return "-"
-    if vocab[joined] == 0 and len(head) >= 5 and head.endswith("ly"):
+    if n_joined == 0 and len(head) >= 5 and head.endswith("ly"):
         return "-"  # unseen either way: an -ly adverb before a hyphen is a compound ("statically-typed")
     return ""
 
 
-def _paragraph(lines: list[str], vocab: Counter[str]) -> str:
-    out = lines[0]
-    for nxt in lines[1:]:
-        m = _HYPHEN_END.search(out)
+def _paragraph(lines: list[str], vocab: str) -> str:
+    out = [lines[0]]
+    for prev, nxt in zip(lines, lines[1:], strict=False):
+        m = _HYPHEN_END.search(prev) if prev.endswith("-") else None
         if m and nxt[:1].islower():
-            out = out[:-1] + _join_hyphenated(m.group(1), nxt, vocab) + nxt
+            out[-1] = out[-1][:-1]
+            out.append(_join_hyphenated(m.group(1), nxt, vocab) + nxt)
         else:
-            out = out + " " + nxt
-    return out
+            out.append(" " + nxt)
+    return "".join(out)
 
 
 def _splits_word(a: str, b: str) -> bool:
-    return bool(_HYPHEN_END.search(a)) and b[:1].islower()
+    return a.endswith("-") and bool(_HYPHEN_END.search(a)) and b[:1].islower()
 
 
 def _continues(a: str, b: str) -> bool:
@@ -209,7 +210,7 @@ def _merge_split_paragraphs(blocks: list[_Block]) -> list[list[str]]:
 def _carry_split_words(pages: list[list[list[str]]]) -> None:
     """A word hyphenated across a page break ('pa-' | 'per.') is completed on the first page, so each page
     section holds whole words; the rest of the paragraph stays on its own page."""
-    for prev, cur in zip(pages, pages[1:]):
+    for prev, cur in zip(pages, pages[1:], strict=False):
         if not prev or not cur or not _splits_word(prev[-1][-1], cur[0][0]):
             continue
         first, _, rest = cur[0][0].partition(" ")
@@ -223,35 +224,36 @@ def _carry_split_words(pages: list[list[list[str]]]) -> None:
 
 
 def extract_pages(doc: pymupdf.Document) -> PdfPages:
-    """Cleaned paragraphs per page, the title (largest font on page 1), and garbage pages."""
-    raw = [_blocks(p) for p in doc]
-    heights = [p.rect.height for p in doc]
-    widths = [p.rect.width for p in doc]
-    raw = [reading_order(b, w) for b, w in zip(raw, widths, strict=True)]
+    """Cleaned text per page, the title (largest font on page 1), and garbage pages."""
+    raw, heights, title = [], [], ""
+    for i, page in enumerate(doc):
+        tp = page.get_textpage()  # one text analysis per page, shared by the block and title extractions
+        rect = page.rect
+        raw.append(reading_order(_blocks(page, tp), rect.width))
+        heights.append(rect.height)
+        if i == 0:
+            title = _title(page.get_text("dict", textpage=tp))
     cleaned = _strip_running(raw, heights)
-    # Vocabulary of the document's own words, hyphenated compounds included, for _join_hyphenated.
-    vocab: Counter[str] = Counter()
-    for blocks in cleaned:
-        for b in blocks:
-            for ln in b.lines:
-                vocab.update(w.lower() for w in _WORDS.findall(ln))
-    pages: list[list[str]] = []
-    garbage: dict[int, str] = {}
     line_groups = [_merge_split_paragraphs(blocks) for blocks in cleaned]
     _carry_split_words(line_groups)
+    # The document's own text (lines joined by newlines, so split words are not counted as written forms)
+    # decides how split words are joined.
+    vocab = "\n".join(ln for groups in line_groups for g in groups for ln in g).lower()
+    pages: list[str] = []
+    garbage: dict[int, str] = {}
     for i, groups in enumerate(line_groups):
-        paras = [unicodedata.normalize("NFKC", _paragraph(g, vocab)) for g in groups if g]
-        pages.append(paras)
-        reason = quality.garbage_reason("\n".join(paras))
+        text = unicodedata.normalize("NFKC", "\n\n".join(_paragraph(g, vocab) for g in groups if g))
+        pages.append(text)
+        reason = quality.garbage_reason(text)
         if reason:
             garbage[i] = reason
-    return PdfPages(title=_title(doc[0]), pages=pages, garbage=garbage)
+    return PdfPages(title=title, pages=pages, garbage=garbage)
 
 
-def _title(page: pymupdf.Page) -> str:
+def _title(page_dict: dict) -> str:
     """The text set in the largest font on the first page (a paper's title), spans joined in order."""
     spans = []
-    for b in page.get_text("dict")["blocks"]:
+    for b in page_dict["blocks"]:
         for line in b.get("lines", []):
             for s in line["spans"]:
                 if s["text"].strip():
@@ -275,10 +277,10 @@ def read_pdf(path: Path) -> Document:
         meta_title = (doc.metadata or {}).get("title") or ""
     finally:
         doc.close()
-    texts = [(i + 1, "\n\n".join(p)) for i, p in enumerate(pages.pages)]
+    texts = [(i + 1, p) for i, p in enumerate(pages.pages)]
     if not any(t.strip() for _, t in texts):
         raise InputError("pdf_no_text", f"{len(texts)} pages but no extractable text (scanned images?)")
-    judged = [i for i, (_, t) in enumerate(texts) if sum(not c.isspace() for c in t) >= quality.MIN_CHARS_TO_JUDGE]
+    judged = [i for i, (_, t) in enumerate(texts) if len("".join(t.split())) >= quality.MIN_CHARS_TO_JUDGE]
     whole = quality.garbage_reason("\n".join(t for _, t in texts))
     if whole or (judged and sum(i in pages.garbage for i in judged) * 2 > len(judged)):
         detail = whole or f"{len(pages.garbage)} of {len(judged)} text pages are glyph garbage"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 
 # The most frequent English words (function words dominate every English register, so their share is a
 # robust "is this English text?" signal even for math- and code-heavy papers).
@@ -46,48 +47,63 @@ MIN_LETTER_RATIO = 0.40
 MIN_KNOWN_WORD_SHARE = 0.10
 MIN_CHARS_TO_JUDGE = 200
 _SYMBOL_CATEGORIES = frozenset({"So", "Co", "Cc", "Cn"})
+_NON_LETTERS = re.compile(r"[\W\d_]+")
+_ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def _char_counts(text: str) -> tuple[int, int, int]:
+    """(non-space, letters, symbols), each by a C-speed pass (these run on every page of every PDF)."""
+    nonspace = len("".join(text.split()))
+    letters = len(_NON_LETTERS.sub("", text))
+    # Symbols are never ASCII except control characters: classify only the (few) distinct non-ASCII ones.
+    symbols = len(_ASCII_CONTROL.findall(text))
+    for c, n in Counter(_ASCII_RUNS.sub("", text)).items():
+        if not c.isalpha() and not c.isspace() and (c == "\ufffd" or unicodedata.category(c) in _SYMBOL_CATEGORIES):
+            symbols += n
+    return nonspace, letters, symbols
 
 
 def symbol_share(text: str) -> float:
-    chars = [c for c in text if not c.isspace()]
-    if not chars:
-        return 0.0
-    return sum(c == "\ufffd" or unicodedata.category(c) in _SYMBOL_CATEGORIES for c in chars) / len(chars)
+    nonspace, _, symbols = _char_counts(text)
+    return symbols / nonspace if nonspace else 0.0
 
 
 def letter_ratio(text: str) -> float:
-    chars = [c for c in text if not c.isspace()]
-    if not chars:
-        return 0.0
-    return sum(c.isalpha() for c in chars) / len(chars)
+    nonspace, letters, _ = _char_counts(text)
+    return letters / nonspace if nonspace else 0.0
 
 
 def known_word_share(text: str) -> float:
-    words = _WORD.findall(text)
+    words = _WORD.findall(text.lower())
     if not words:
         return 0.0
-    return sum(w.lower() in COMMON_WORDS for w in words) / len(words)
+    return sum(map(COMMON_WORDS.__contains__, words)) / len(words)
 
 
 def measure(text: str) -> dict[str, float]:
     """The quality figures stored in Document.quality."""
+    nonspace, letters, symbols = _char_counts(text)
     return {
-        "letter_ratio": round(letter_ratio(text), 4),
+        "letter_ratio": round(letters / nonspace, 4) if nonspace else 0.0,
         "known_word_share": round(known_word_share(text), 4),
-        "symbol_share": round(symbol_share(text), 4),
+        "symbol_share": round(symbols / nonspace, 4) if nonspace else 0.0,
     }
 
 
 def garbage_reason(text: str) -> str | None:
     """Why `text` looks like glyph garbage, or None when it looks like real text (or is too short to judge)."""
-    if sum(not c.isspace() for c in text) < MIN_CHARS_TO_JUDGE:
+    nonspace, letters, symbols = _char_counts(text)
+    if nonspace < MIN_CHARS_TO_JUDGE:
         return None
-    sym = symbol_share(text)
+    sym = symbols / nonspace
     if sym > MAX_SYMBOL_SHARE:
         return f"symbol share {sym:.2f} > {MAX_SYMBOL_SHARE}"
-    lr, kw = letter_ratio(text), known_word_share(text)
-    if lr < MIN_LETTER_RATIO and kw < MIN_KNOWN_WORD_SHARE:
-        return f"letter ratio {lr:.2f} < {MIN_LETTER_RATIO} and known-word share {kw:.3f} < {MIN_KNOWN_WORD_SHARE}"
+    lr = letters / nonspace
+    if lr < MIN_LETTER_RATIO:
+        kw = known_word_share(text)
+        if kw < MIN_KNOWN_WORD_SHARE:
+            return f"letter ratio {lr:.2f} < {MIN_LETTER_RATIO} and known-word share {kw:.3f} < {MIN_KNOWN_WORD_SHARE}"
     return None
 
 

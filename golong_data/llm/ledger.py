@@ -70,13 +70,19 @@ def cost_of(price: dict[str, float] | None, prompt_tokens: int, completion_token
 
 
 def estimate_prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    """A tokenizer-free estimate (≈ 4 characters per token for English, + chat-format overhead per message).
+    """A tokenizer-free estimate that leans high: 3 ASCII characters per token (BPE averages ~4 on English),
+    one token per other character (CJK is ~1-1.5 per token), plus chat-format overhead per message.
 
-    Good to ±25% for estimates and budget reservations; the ledger records the server's real counts.
+    It sizes --dry-run estimates and --max-cost reservations, where erring high is the safe side; the ledger
+    itself records the server's real counts.
     """
-    chars = sum(len(m.get("content") or "") if isinstance(m.get("content"), str) else len(json.dumps(m.get("content")))
-                for m in messages)
-    return chars // 4 + 4 * len(messages) + 3
+    n = 3
+    for m in messages:
+        c = m.get("content")
+        text = c if isinstance(c, str) else json.dumps(c, ensure_ascii=False)
+        ascii_chars = sum(ch < "\x80" for ch in text)
+        n += ascii_chars // 3 + (len(text) - ascii_chars) + 4
+    return n
 
 
 @dataclass

@@ -155,6 +155,7 @@ def start(state_dir: Path | None = None, port: int | None = None, wait_s: float 
             "--port", str(port),
             "--n_ctx", str(N_CTX),
             "--n_threads", str(threads or os.cpu_count() or 2),
+            "--verbose", "False",  # llama.cpp's per-token debug output; uvicorn still logs one line per request
         ]
         with open(log_path, "ab") as log:
             # A new session: the server outlives a Ctrl-C in the terminal that started it, and is stopped by pid.

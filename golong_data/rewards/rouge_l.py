@@ -68,11 +68,60 @@ def _rows(ref: list[int], masks: dict[int, int], full: int) -> list[int]:
     return rows
 
 
-def _recon(ref: list[int], hyp: list[int], rows: list[int], limit: int | None, deadline: float) -> tuple[set[int], int]:
-    """Backtrack exactly as rouge's `_recon` does; returns (words of that LCS, number of steps)."""
+def _recon_short(ref: list[int], hyp: list[int], rows: list[int]) -> set[int]:
+    """_recon for ordinary sentences (small ints, short paths): the same walk without step accounting."""
     i, j = len(ref), len(hyp)
     words: set[int] = set()
+    up = left = -1
+    while i and j:
+        w = ref[i - 1]
+        if w == hyp[j - 1]:
+            words.add(w)
+            i -= 1
+            j -= 1
+            up = -1
+            continue
+        if up < 0:
+            up = j - (rows[i - 1] & ((1 << j) - 1)).bit_count()
+            left = (j - 1) - (rows[i] & ((1 << (j - 1)) - 1)).bit_count()
+        if up > left:
+            i -= 1
+            up = -1
+        else:
+            j -= 1
+            if j:
+                up -= 1 - ((rows[i - 1] >> j) & 1)
+                left -= 1 - ((rows[i] >> (j - 1)) & 1)
+    return words
+
+
+def _recon(ref: list[int], hyp: list[int], rows: list[int], limit: int | None, deadline: float) -> tuple[set[int], int]:
+    """Backtrack exactly as rouge's `_recon` does; returns (words of that LCS, number of steps).
+
+    With L[r][c] = c - popcount(rows[r] & (2^c - 1)), a step left only needs the bit of two rows at the
+    new column (L[r][c] - L[r][c-1] = 1 - bit c-1 of rows[r]), so long left walks cost O(1) per step; the
+    popcounts are redone only after a move up or diagonally (at most len(ref) times).
+    """
+    n = len(hyp)
+    if limit is None and n + len(ref) <= 2048:
+        return _recon_short(ref, hyp, rows), 0
+    i, j = len(ref), n
+    words: set[int] = set()
     steps = 0
+    if n > 1024:  # bit tests on huge ints copy them: read bytes instead, row by row as the walk visits them
+        cache: dict[int, bytes] = {}
+
+        def bit(r: int, c: int) -> int:
+            b = cache.get(r)
+            if b is None:
+                b = cache[r] = rows[r].to_bytes(n // 8 + 1, "little")
+            return (b[c >> 3] >> (c & 7)) & 1
+    else:
+
+        def bit(r: int, c: int) -> int:
+            return (rows[r] >> c) & 1
+
+    up = left = -1  # L[i-1][j] and L[i][j-1]; -1: to be recomputed
     while i > 0 and j > 0:
         steps += 1
         if limit is not None and steps > limit:
@@ -83,61 +132,99 @@ def _recon(ref: list[int], hyp: list[int], rows: list[int], limit: int | None, d
             words.add(ref[i - 1])
             i -= 1
             j -= 1
-        else:
-            # L[i-1][j] > L[i][j-1] ?  with L[r][c] = c - popcount(rows[r] & (2^c - 1))
+            up = -1
+            continue
+        if up < 0:
             up = j - (rows[i - 1] & ((1 << j) - 1)).bit_count()
             left = (j - 1) - (rows[i] & ((1 << (j - 1)) - 1)).bit_count()
-            if up > left:
-                i -= 1
-            else:
-                j -= 1
+        if up > left:
+            i -= 1
+            up = -1
+        else:
+            j -= 1  # now up = L[i-1][j+1] -> L[i-1][j]; left = L[i][j] -> L[i][j-1]
+            if j > 0:
+                up -= 1 - bit(i - 1, j)
+                left -= 1 - bit(i, j - 1)
     return words, steps
+
+
+class _Hypothesis:
+    """The hypothesis tokenised once for all references: word ids, per-sentence sets, an inverted index
+    (word -> sentences holding it) and, built lazily, each sentence's bit-parallel match masks."""
+
+    def __init__(self, sentences: list[list[str]]) -> None:
+        if not sentences:
+            raise ValueError("Collections must contain at least 1 sentence.")
+        self.vocab: dict[str, int] = {}
+        self.ids = [[self.vocab.setdefault(w, len(self.vocab)) for w in s] for s in sentences]
+        self.n_distinct = len(self.vocab)
+        self.sets = [set(s) for s in self.ids]
+        self.where: dict[int, list[int]] = {}
+        for k, ws in enumerate(self.sets):
+            for w in ws:
+                self.where.setdefault(w, []).append(k)
+        self.longest_first = sorted(range(len(self.ids)), key=lambda k: -len(self.ids[k]))
+        self._masks: list[dict[int, int] | None] = [None] * len(self.ids)
+
+    def masks(self, k: int) -> dict[int, int]:
+        mk = self._masks[k]
+        if mk is None:
+            mk = {}
+            for pos, w in enumerate(self.ids[k]):
+                mk[w] = mk.get(w, 0) | (1 << pos)
+            self._masks[k] = mk
+        return mk
+
+    def recon(self, r: list[int], k: int, max_path: int | None, deadline: float) -> set[int]:
+        c = self.ids[k]
+        return _recon(r, c, _rows(r, self.masks(k), (1 << len(c)) - 1), max_path, deadline)[0]
+
+
+def _rouge_l_against(
+    hyp: _Hypothesis, ref_sents: list[list[str]], max_path: int | None = None, deadline: float = float("inf")
+) -> float:
+    """Summary-level ROUGE-L F of a prepared hypothesis against one tokenised reference."""
+    if not ref_sents:
+        raise ValueError("Collections must contain at least 1 sentence.")
+    # Reference words the hypothesis never uses get ids < 0: they count in m but can never match.
+    unseen: dict[str, int] = {}
+    ref = [[hyp.vocab[w] if w in hyp.vocab else unseen.setdefault(w, -1 - len(unseen)) for w in s]
+           for s in ref_sents]
+    m = len({w for s in ref for w in s})
+    union: set[int] = set()
+    for r in ref:
+        if time.perf_counter() > deadline:
+            raise _Deadline
+        if max_path is not None:  # rouge would recurse past the limit on these pairs: walk them to find out
+            for k in hyp.longest_first:
+                if len(r) + len(hyp.ids[k]) <= max_path:
+                    break
+                union |= hyp.recon(r, k, max_path, deadline)
+        missing = {w for w in r if w >= 0} - union
+        if not missing:
+            continue
+        candidates = sorted({k for w in missing for k in hyp.where[w]})
+        for k in candidates:
+            # A pair can only change the union through a word it shares that the union still lacks.
+            if missing.isdisjoint(hyp.sets[k]):
+                continue
+            new = hyp.recon(r, k, None, deadline) - union
+            if new:
+                union |= new
+                missing -= new
+                if not missing:
+                    break
+    llcs = len(union)
+    r_lcs = llcs / m
+    p_lcs = llcs / hyp.n_distinct
+    return 2.0 * ((p_lcs * r_lcs) / (p_lcs + r_lcs + 1e-8))  # rouge's exact expression (and its 1e-8)
 
 
 def rouge_l_sentences(
     hyp_sents: list[list[str]], ref_sents: list[list[str]], max_path: int | None = None, deadline: float = float("inf")
 ) -> float:
-    """Summary-level ROUGE-L F of tokenised sentences (raises _Overflow / _Deadline, see rouge_l_f)."""
-    if not hyp_sents or not ref_sents:
-        raise ValueError("Collections must contain at least 1 sentence.")
-    vocab: dict[str, int] = {}
-    hyp = [[vocab.setdefault(w, len(vocab)) for w in s] for s in hyp_sents]
-    ref = [[vocab.setdefault(w, len(vocab)) for w in s] for s in ref_sents]
-    m = len({w for s in ref for w in s})
-    n = len({w for s in hyp for w in s})
-    hyp_sets = [set(s) for s in hyp]
-    hyp_masks: list[dict[int, int] | None] = [None] * len(hyp)
-
-    def masks_of(k: int) -> dict[int, int]:
-        mk = hyp_masks[k]
-        if mk is None:
-            mk = {}
-            for pos, w in enumerate(hyp[k]):
-                mk[w] = mk.get(w, 0) | (1 << pos)
-            hyp_masks[k] = mk
-        return mk
-
-    union: set[int] = set()
-    for r in ref:
-        r_set = set(r)
-        missing = r_set - union
-        for k, c in enumerate(hyp):
-            # Only pairs whose path might overflow need walking when nothing new can be added.
-            risky = max_path is not None and len(r) + len(c) > max_path
-            if not risky and (not missing or missing.isdisjoint(hyp_sets[k])):
-                continue
-            if time.perf_counter() > deadline:
-                raise _Deadline
-            full = (1 << len(c)) - 1
-            words, _ = _recon(r, c, _rows(r, masks_of(k), full), max_path, deadline)
-            new = words - union
-            if new:
-                union |= new
-                missing -= new
-    llcs = len(union)
-    r_lcs = llcs / m
-    p_lcs = llcs / n
-    return 2.0 * ((p_lcs * r_lcs) / (p_lcs + r_lcs + 1e-8))  # rouge's exact expression (and its 1e-8)
+    """Summary-level ROUGE-L F of tokenised sentences (raises ValueError on an empty side, like rouge)."""
+    return _rouge_l_against(_Hypothesis(hyp_sents), ref_sents, max_path, deadline)
 
 
 def rouge_l_f(prediction: str, reference: str, max_path: int | None = None, deadline: float = float("inf")) -> float:
@@ -168,10 +255,10 @@ def rouge_l(
         prediction = " ".join(jieba.cut(prediction, cut_all=False))
     deadline = time.perf_counter() + profile.rouge_deadline_s
     max_path = ROUGE_MAX_PATH if profile.rouge_recursion_quirk else None
-    hyp = split_sentences(prediction)
     try:
+        hyp = _Hypothesis(split_sentences(prediction))
         # One get_scores call covers all references in the official code: one failure zeroes them all.
-        return max(rouge_l_sentences(hyp, split_sentences(a), max_path, deadline) for a in answers)
+        return max(_rouge_l_against(hyp, split_sentences(a), max_path, deadline) for a in answers)
     except (ValueError, _Overflow, _Deadline):
         return 0.0
 

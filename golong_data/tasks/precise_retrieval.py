@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 from golong_data.tasks.common import ConstructorSpec, Focus, Plan, unique_quotes
 
@@ -62,7 +63,7 @@ def _turn_plan(focus: Focus, rng: random.Random, field_name: str) -> Plan | str:
         for v in (str(s.meta.get("speaker", "")), str(s.meta.get("timestamp", ""))):
             if v:
                 text = text.replace(v, "\x00")
-        frags = sorted((f.strip() for f in text.split("\x00")), key=len, reverse=True)
+        frags = sorted((f.strip() for f in re.split("[\x00\n]", text)), key=len, reverse=True)
         q = frags[0] if frags else ""
         if len(q) < 20 or "\n" in q or doc.text.count(q) != 1:
             continue

@@ -12,12 +12,11 @@ import re
 from golong_data.tasks.common import ConstructorSpec, Focus, Plan, fmt_lines
 
 NAME = "summarization"
-# "Abstract" on its own line (or starting one), as LaTeX/JSS/PeerJ PDFs print it.
-_ABSTRACT = re.compile(r"(?im)^[ \t]*abstract[ \t]*[.:—-]?[ \t]*$|^[ \t]*abstract[ \t]*[.:—-][ \t]*")
-# The abstract ends at the first of: a keywords line, a numbered or named first section, a blank line.
-_END = re.compile(
-    r"(?im)^[ \t]*(keywords?|key words)\b|^[ \t]*(1\.?|I\.)?[ \t]*introduction\b|^[ \t]*contents\b|\n[ \t]*\n"
-)
+# "Abstract" on its own line (or opening one), as LaTeX/JSS/PeerJ PDFs print it.
+_ABSTRACT = re.compile(r"(?im)^[ \t]*abstract\b[ \t]*[.:—-]?\s*")
+# The abstract ends at a keywords line or the first section heading ("1 Introduction", "1. Introduction").
+_END = re.compile(r"(?im)^[ \t]*(keywords?|key words)\b|^[ \t]*(\d\.?|I\.)?[ \t]*introduction[ \t]*$|^[ \t]*contents[ \t]*$")
+_PARA_END = re.compile(r"\n[ \t]*\n")
 
 
 def format_answer(gold_items: list[str], golden_label: str) -> str:
@@ -25,13 +24,19 @@ def format_answer(gold_items: list[str], golden_label: str) -> str:
 
 
 def find_abstract(text: str) -> tuple[int, int, str] | None:
-    """(cut_start, cut_end, abstract) where text[cut_start:cut_end] is the heading + abstract, or None."""
+    """(cut_start, cut_end, abstract) where text[cut_start:cut_end] is the heading + abstract, or None.
+
+    The abstract runs from its heading to a keywords line or the first section heading; without either,
+    to the end of its first paragraph.
+    """
     m = _ABSTRACT.search(text, 0, min(len(text), 8000))
     if not m:
         return None
-    e = _END.search(text, m.end())
+    e = _END.search(text, m.end(), m.end() + 3500)
+    if e is None:
+        e = _PARA_END.search(text, m.end())
     end = e.start() if e else -1
-    if end < 0 or end - m.end() > 3000:
+    if end <= m.end():
         return None
     body = " ".join(text[m.end() : end].split())
     if not 300 <= len(body) <= 3000:

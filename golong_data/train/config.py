@@ -43,7 +43,7 @@ class TrainConfig:
     num_generations: int = field(default=16, metadata={"help": "Rollouts per prompt, the GRPO group size (paper: 16)."})
     prompts_per_step: int = field(default=2, metadata={"help": "Prompts per optimizer step (per device)."})
     epsilon: float = field(default=0.2, metadata={"help": "PPO clip, lower side (paper: 0.2)."})
-    epsilon_high: float = field(default=0.28, metadata={"help": "PPO clip, upper side (paper: 0.28, DAPO clip-higher)."})
+    epsilon_high: float = field(default=0.28, metadata={"help": "PPO clip, upper side (paper: 0.28)."})
     beta: float = field(default=0.0, metadata={"help": "KL coefficient (paper: no KL)."})
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature for rollouts (paper: 1.0)."})
     max_prompt_tokens: int = field(
@@ -58,7 +58,7 @@ class TrainConfig:
     seed: int = field(default=0, metadata={"help": "Random seed (data order, sampling, tiny model)."})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda."})
     bf16: bool = field(default=True, metadata={"help": "bf16 on GPU (ignored on CPU)."})
-    num_completions_to_log: int = field(default=2, metadata={"help": "Decoded completions written to the log per step."})
+    num_completions_to_log: int = field(default=2, metadata={"help": "Decoded completions logged per step."})
 
     @classmethod
     def help(cls, name: str) -> str:
@@ -75,7 +75,8 @@ class TrainConfig:
         if self.backend not in BACKENDS:
             raise ConfigError(f"unknown --backend {self.backend!r}", f"expected one of: {', '.join(BACKENDS)}")
         if self.scale_rewards not in SCALES:
-            raise ConfigError(f"unknown --scale-rewards {self.scale_rewards!r}", f"expected one of: {', '.join(SCALES)}")
+            raise ConfigError(f"unknown --scale-rewards {self.scale_rewards!r}",
+                              f"expected one of: {', '.join(SCALES)}")
         if self.data is None:
             raise ConfigError("no training data given", "pass --data train.parquet or --data samples.jsonl")
         if self.backend == "verl":

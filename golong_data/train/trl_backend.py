@@ -13,8 +13,8 @@ reward file call -- so training and scoring cannot disagree.
 from __future__ import annotations
 
 import json
-import os
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,9 @@ class GolongGRPOTrainer(GRPOTrainer):
         self.adv_calls = 0  # how many batches went through the override (checked by the tests)
         self.last_trl_advantages: torch.Tensor | None = None
         self.last_advantages: torch.Tensor | None = None
+        self.adv_history: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=16)  # (TRL's, ours) per batch
         self.adv_seconds = 0.0  # wall time spent in compute_advantages (TMN overhead vs GRPO)
+        self.recent_completions: list[dict[str, Any]] = []
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):  # type: ignore[no-untyped-def]
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -100,6 +102,7 @@ class GolongGRPOTrainer(GRPOTrainer):
         self.last_trl_advantages = output["advantages"].detach().clone()
         output["advantages"] = adv[start : start + local].to(output["advantages"].device, output["advantages"].dtype)
         self.last_advantages = output["advantages"].detach().clone()
+        self.adv_history.append((self.last_trl_advantages.cpu(), self.last_advantages.cpu()))
         self.adv_calls += 1
         # TRL appended its own advantages to the completion log; make it show what we train on.
         logged = self._logs["advantages"]
@@ -118,14 +121,21 @@ class GolongGRPOTrainer(GRPOTrainer):
         return output
 
     def _log_completions(self, inputs: list[dict[str, Any]], rewards: torch.Tensor, adv: torch.Tensor) -> None:
-        if self.completions_log is None or not self.accelerator.is_main_process:
+        """Keep a few decoded completions (one per prompt group first) and append them to completions.jsonl."""
+        if not self.accelerator.is_main_process:
             return
-        with open(self.completions_log, "a", encoding="utf-8") as f:
-            for i in range(min(self.num_completions_to_log, len(inputs))):
-                row = {"step": self.state.global_step, "sample_id": inputs[i].get("sample_id"),
-                       "task": inputs[i].get("task"), "reward": rewards[i].item(), "advantage": adv[i].item(),
-                       "completion": completion_text(self._batch_completions[i])}
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        g = self.num_generations
+        order = list(range(0, len(inputs), g)) + [i for i in range(len(inputs)) if i % g]
+        self.recent_completions = [
+            {"step": self.state.global_step + 1, "sample_id": inputs[i].get("sample_id"), "task": inputs[i].get("task"),
+             "reward": rewards[i].item(), "advantage": adv[i].item(),
+             "completion": completion_text(self._batch_completions[i])}
+            for i in order[: self.num_completions_to_log]
+        ]
+        if self.completions_log is not None:
+            with open(self.completions_log, "a", encoding="utf-8") as f:
+                for row in self.recent_completions:
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 class JsonlMetrics(TrainerCallback):
@@ -134,6 +144,7 @@ class JsonlMetrics(TrainerCallback):
     def __init__(self, path: Path, echo: Any = None) -> None:
         self.path = path
         self.echo = echo
+        self.trainer: GolongGRPOTrainer | None = None  # set after the trainer is built: decoded completions
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
         if not state.is_world_process_zero or not logs:
@@ -145,6 +156,10 @@ class JsonlMetrics(TrainerCallback):
             tasks = " ".join(f"{k.split('/')[1]}={v:.3f}" for k, v in sorted(logs.items())
                              if k.startswith("task/") and k.endswith("reward_mean") and v is not None)
             self.echo(f"step {state.global_step}: reward {logs['reward']:.3f} loss {logs.get('loss', 0):.4f} {tasks}")
+            if self.trainer is not None and self.trainer.recent_completions:
+                c = self.trainer.recent_completions[0]
+                self.echo(f"  [{c['task']}] reward {c['reward']:.2f} adv {c['advantage']:+.2f}: "
+                          f"{c['completion'][:160]!r}")
 
 
 def build_tokenizer(texts: list[str], vocab_size: int = 512) -> Any:
@@ -180,14 +195,21 @@ def build_tiny_model(tokenizer: Any, seed: int, hidden: int = 64, layers: int = 
     return model
 
 
-def _prompt_tokens(tokenizer: Any, prompt: list[dict[str, str]]) -> int:
-    return len(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True))
+def prompt_ids(tokenizer: Any, prompt: list[dict[str, str]]) -> list[int]:
+    """Token ids of a chat prompt as the model sees it (template + generation prompt)."""
+    text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | None = None) -> dict[str, Any]:
-    """Train with TRL; returns a summary (steps, last metrics, paths). Writes into cfg.output_dir."""
+def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | None = None, model: Any = None,
+              tokenizer: Any = None) -> dict[str, Any]:
+    """Train with TRL; returns a summary (steps, timings, paths, the trainer). Writes into cfg.output_dir.
+
+    `model` / `tokenizer`: already-built objects to train instead of cfg.model / --tiny (the GPU check passes
+    its pre-trained tiny model).
+    """
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
     from transformers.trainer_utils import get_last_checkpoint
 
     cfg.validate()
@@ -195,28 +217,31 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
     out.mkdir(parents=True, exist_ok=True)
     last = get_last_checkpoint(str(out))
     if cfg.resume and last is None:
-        raise GolongError(f"--resume: no checkpoint-* in {out}", "drop --resume to start, or point --output-dir at a run")
+        raise GolongError(f"--resume: no checkpoint-* in {out}",
+                          "drop --resume to start, or point --output-dir at an earlier run")
     if not cfg.resume and last is not None:
         raise GolongError(f"{out} already holds {Path(last).name}", "add --resume to continue it, or pick another "
                           "--output-dir")
 
     rows = load_rows(Path(cfg.data))  # type: ignore[arg-type]
     tok_dir = out / "tokenizer"
-    if cfg.tiny:
+    if model is not None and tokenizer is not None:
+        pass  # built by the caller
+    elif cfg.tiny:
         if tok_dir.exists():  # a resumed tiny run must see the very same vocabulary
             tokenizer = AutoTokenizer.from_pretrained(tok_dir)
         else:
             texts = [m["content"] for r in rows for m in r["prompt"]] + [r["answer"] for r in rows]
             tokenizer = build_tokenizer(texts)
             tokenizer.save_pretrained(tok_dir)
-        model: Any = build_tiny_model(tokenizer, cfg.seed)
+        model = build_tiny_model(tokenizer, cfg.seed)
     else:
         tokenizer = AutoTokenizer.from_pretrained(cfg.model)
-        model = cfg.model  # TRL loads it (dtype from model_init_kwargs)
+        model = cfg.model  # a path: TRL loads it
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
 
-    kept = [r for r in rows if _prompt_tokens(tokenizer, r["prompt"]) <= cfg.max_prompt_tokens]
+    kept = [r for r in rows if len(prompt_ids(tokenizer, r["prompt"])) <= cfg.max_prompt_tokens]
     if not kept:
         raise GolongError(f"every prompt is longer than --max-prompt-tokens {cfg.max_prompt_tokens}",
                           "raise --max-prompt-tokens or use shorter samples")
@@ -252,6 +277,7 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
         log_completions=False,
         disable_tqdm=True,
     )
+    metrics_cb = JsonlMetrics(out / "metrics.jsonl", echo)
     (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
     trainer = GolongGRPOTrainer(
         model=model,
@@ -259,7 +285,7 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
         args=args,
         train_dataset=Dataset.from_list(kept),
         processing_class=tokenizer,
-        callbacks=[JsonlMetrics(out / "metrics.jsonl", echo)],
+        callbacks=[metrics_cb],
         algo=cfg.algo,
         alpha=cfg.alpha,
         gamma=cfg.gamma,
@@ -267,6 +293,10 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
         completions_log=out / "completions.jsonl",
         num_completions_to_log=cfg.num_completions_to_log,
     )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # our JsonlMetrics prints one line per log instead of the raw dict
+    metrics_cb.trainer = trainer
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last if cfg.resume else None)
     trainer.save_model(str(out / "final"))
@@ -280,6 +310,5 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
         "train_loss": result.training_loss,
         "n_prompts": len(kept),
         "output_dir": str(out),
-        "pid": os.getpid(),
-        "trainer": trainer,
+        "trainer": trainer,  # for callers that inspect it (tests, scripts/gpu_check.py)
     }

@@ -56,3 +56,14 @@ def persuasion() -> Document:
 @pytest.fixture(scope="session")
 def rcpp_paper() -> Document:
     return pdf_document(FIXTURES / "papers" / "Rcpp__Rcpp-introduction.pdf")
+
+
+@pytest.fixture(scope="session")
+def pdf_doc():  # type: ignore[no-untyped-def]
+    """The PDF builder, as a fixture: test modules must not `import conftest` (several share that name)."""
+    return pdf_document
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES

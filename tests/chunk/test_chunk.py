@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, pdf_document
 from typer.testing import CliRunner
 
 from golong_data.chunk import chunk_document
@@ -131,8 +130,10 @@ def _docs_dir(tmp_path: Path, docs: list[Document]) -> Path:
     return d
 
 
-def test_stage_outputs_ledger_and_byte_identical_rerun(tmp_path: Path, persuasion: Document) -> None:
-    paper = pdf_document(FIXTURES / "papers" / "zoo__zoo-quickref.pdf")
+def test_stage_outputs_ledger_and_byte_identical_rerun(
+    tmp_path: Path, persuasion: Document, pdf_doc, fixtures_dir  # type: ignore[no-untyped-def]
+) -> None:
+    paper = pdf_doc(fixtures_dir / "papers" / "zoo__zoo-quickref.pdf")
     blank = Document(content_id("doc", " \n\n "), "text", "blank", "en", {}, " \n\n ")
     src = _docs_dir(tmp_path, [persuasion, paper, blank])
     runner = CliRunner()
@@ -141,7 +142,7 @@ def test_stage_outputs_ledger_and_byte_identical_rerun(tmp_path: Path, persuasio
         r = runner.invoke(app, ["chunk", "--in", str(src), "--out", str(tmp_path / name), "--max-tokens", "300"])
         assert r.exit_code == 0, r.output
         outs.append(tmp_path / name)
-    assert "chunk: kept" in r.output and "empty_text: 1" in r.output
+    assert "chunk: 2 documents -> " in r.output and "empty_text: 1" in r.output
     for f in ("chunks.jsonl", "documents.jsonl", "rejected.jsonl", "manifest.json"):
         assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
     docs = [json.loads(x) for x in (outs[0] / "documents.jsonl").read_text().splitlines()]
@@ -157,16 +158,17 @@ def test_stage_outputs_ledger_and_byte_identical_rerun(tmp_path: Path, persuasio
     assert manifest["config"]["max_tokens"] == 300 and manifest["counts"]["chunks.jsonl"] == len(chunks)
 
 
-def test_shards_partition_the_documents(tmp_path: Path, persuasion: Document, rcpp_paper: Document) -> None:
-    src = _docs_dir(tmp_path, [persuasion, rcpp_paper, pdf_document(FIXTURES / "papers" / "coin__coin.pdf")])
-    assert len({persuasion.id, rcpp_paper.id}) == 2
+def test_shards_partition_the_documents(
+    tmp_path: Path, persuasion: Document, rcpp_paper: Document, pdf_doc, fixtures_dir
+) -> None:
+    coin = pdf_doc(fixtures_dir / "papers" / "coin__coin.pdf")
+    src = _docs_dir(tmp_path, [persuasion, rcpp_paper, coin])
     runner, seen = CliRunner(), []
     for i in range(2):
         out = tmp_path / f"s{i}"
         r = runner.invoke(app, ["chunk", "--in", str(src), "--out", str(out), "-n", "500", "--shard", f"{i}/2"])
         assert r.exit_code == 0, r.output
         seen += [json.loads(x)["id"] for x in (out / "documents.jsonl").read_text().splitlines()]
-    coin = pdf_document(FIXTURES / "papers" / "coin__coin.pdf")
     assert sorted(seen) == sorted([persuasion.id, rcpp_paper.id, coin.id])
 
 

@@ -1,0 +1,170 @@
+"""PDF ingest on the real vignettes: titles, pages, reading order, de-hyphenation, headers, bad files."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from golong_data.errors import InputError
+from golong_data.ingest import pdf, quality
+
+PAPERS = Path(__file__).parent.parent / "fixtures" / "papers"
+RCPP = PAPERS / "Rcpp__Rcpp-introduction.pdf"
+
+
+@pytest.fixture(scope="module")
+def rcpp():
+    return pdf.read_pdf(RCPP)
+
+
+@pytest.mark.parametrize(
+    ("name", "pages", "title"),
+    [
+        # Titles as published (PeerJ preprint / JSS / vignette title pages), page counts as shipped.
+        ("Rcpp__Rcpp-introduction.pdf", 8, "Extending R with C++: A Brief Introduction to Rcpp"),
+        ("lme4__Theory.pdf", 21, "Computational methods for mixed models"),
+        ("sandwich__sandwich.pdf", 21, "Econometric Computing with HC and HAC Covariance Matrix Estimators"),
+        ("zoo__zoo-quickref.pdf", 11, "zoo Quick Reference"),
+        ("survival__multi.pdf", 1, "Multi-state models as a data exploration tool"),
+    ],
+)
+def test_page_sections_and_title(name: str, pages: int, title: str) -> None:
+    doc = pdf.read_pdf(PAPERS / name)
+    assert doc.kind == "paper" and doc.title == title and doc.lang == "en"
+    assert doc.quality["pages"] == pages == pymupdf.open(PAPERS / name).page_count
+    assert [s.title for s in doc.sections] == [f"page {i}" for i in range(1, pages + 1)]
+    # Exact offsets: pages tile the text, separated by one blank line.
+    assert doc.text == "\n\n".join(doc.text[s.start : s.end] for s in doc.sections)
+    assert all(s.kind == "page" and s.start < s.end for s in doc.sections)
+    assert " ".join(doc.text[:400].split()).startswith(title)  # the title opens page 1 (maybe over 2 lines)
+
+
+def test_dehyphenation_across_line_ends(rcpp) -> None:
+    raw = pymupdf.open(RCPP)[1].get_text()
+    # In the PDF, these words are split by the typesetter at line ends...
+    for split in ("func-\ntion", "em-\nbedded"):
+        assert split in raw
+    page2 = rcpp.text[rcpp.sections[1].start : rcpp.sections[1].end]
+    # ...and come out whole.
+    assert "the library() function. Next, we deploy" in page2
+    assert "can be directly embedded and compiled" in page2
+    assert "func-" not in page2 and "em- bedded" not in page2
+    # A word split across the page break (page 1 'pa-' / page 2 'per.') is completed on page 1.
+    page1 = rcpp.text[rcpp.sections[0].start : rcpp.sections[0].end]
+    assert page1.endswith("beyond the scope of this paper.") and page2.startswith("However, many external")
+
+
+def test_hyphen_kept_where_the_document_writes_the_compound() -> None:
+    vocab = "a two-column page, two-column layout; for example"
+    assert pdf._paragraph(["a two-", "column layout"], vocab) == "a two-column layout"
+    assert pdf._paragraph(["an exam-", "ple here"], vocab) == "an example here"
+    assert pdf._paragraph(["line one", "Line two"], vocab) == "line one Line two"
+    assert pdf._paragraph(["statically-", "typed"], "") == "statically-typed"
+
+
+def test_two_column_reading_order(rcpp) -> None:
+    page2 = rcpp.text[rcpp.sections[1].start : rcpp.sections[1].end]
+    # Left column: "Translating this implementation..." then "When using Rcpp, ..." at its foot, which runs
+    # on at the head of the right column ("...Upon calling the cppFunction(), and | similarly to ...").
+    a = page2.index("Translating this implementation into C++")
+    b = page2.index("When using Rcpp, such C++ functions can be directly embedded")
+    c = page2.index("Upon calling the cppFunction(), and similarly to the earlier example involving evalCpp()")
+    d = page2.index("Extending R via its C API")  # a heading in the right column
+    assert a < b < c < d
+
+
+def test_reading_order_sorts_columns_even_when_the_stream_does_not() -> None:
+    B = pdf._Block
+    # Content stream order: right column first, a full-width title in the middle of the list.
+    blocks = [
+        B(320, 100, 560, 200, ["R1"]),
+        B(320, 210, 560, 300, ["R2"]),
+        B(50, 40, 560, 80, ["TITLE"]),
+        B(50, 210, 300, 300, ["L2"]),
+        B(50, 100, 300, 200, ["L1"]),
+        B(50, 700, 560, 740, ["FOOT WIDE"]),
+    ]
+    order = [b.lines[0] for b in pdf.reading_order(blocks, 612)]
+    assert order == ["TITLE", "L1", "L2", "R1", "R2", "FOOT WIDE"]
+    one_col = [B(50, 300, 560, 400, ["second"]), B(50, 100, 560, 200, ["first"])]
+    assert pdf.reading_order(one_col, 612) == one_col  # single column: stream order kept
+
+
+def test_running_headers_footers_and_ligatures_removed(rcpp) -> None:
+    raw = "".join(p.get_text() for p in pymupdf.open(RCPP))
+    # Footers "N | https://cran.r-project.org/package=Rcpp | Eddelbuettel and Balamuta" (even pages) and
+    # "Eddelbuettel and Balamuta | Rcpp Vignette | January 11, 2022 | N" (odd pages, and page 1's variant).
+    assert raw.count("Rcpp Vignette") == 4 and "\ufb01" in raw
+    assert "Rcpp Vignette" not in rcpp.text
+    # Pages 2-8 each carry one footer with the author names; only the body's own mentions remain.
+    flat = " ".join(raw.split())
+    assert rcpp.text.count("Eddelbuettel and Balamuta") == flat.count("Eddelbuettel and Balamuta") - 7
+    assert "https://cran.r-project.org/package=Rcpp" not in rcpp.text  # (the references write CRAN.R-Project)
+    assert not re.search("[\ufb00-\ufb06]", rcpp.text)  # NFKC folded the ligatures
+    assert "chiefly to establish" in rcpp.text and rcpp.text == unicodedata.normalize("NFKC", rcpp.text)
+
+
+def test_glyph_garbage_pdf_rejected_with_measured_reason() -> None:
+    path = PAPERS / "lme4__PLSvGLS.pdf"  # fonts without ToUnicode: extracts as dingbat soup
+    raw = pymupdf.open(path)[0].get_text()
+    assert "P\u2761\u2665\u275b" in raw  # "P❡♥❛" where "Penalized" should be
+    with pytest.raises(InputError) as e:
+        pdf.read_pdf(path)
+    assert e.value.reason == "pdf_glyph_garbage" and "symbol share" in e.value.detail
+
+
+def test_quality_measures_by_hand() -> None:
+    assert quality.letter_ratio("ab 1!") == pytest.approx(0.5)
+    assert quality.known_word_share("the cat and a dog") == pytest.approx(2 / 4)  # "a" is too short to count
+    assert quality.symbol_share("ab\u2761\u2665") == pytest.approx(0.5)
+    prose = "The method of the paper is shown in the following section, and it is used for data. " * 5
+    assert quality.garbage_reason(prose) is None
+    assert quality.garbage_reason("\u2761\u2665\u275b\u2767 sq\u2709\u275br\u2761s " * 40).startswith("symbol share")
+    assert quality.garbage_reason("x") is None  # too short to judge
+
+
+def encrypted_copy(tmp_path: Path) -> Path:
+    doc = pymupdf.open(RCPP)
+    out = tmp_path / "encrypted.pdf"
+    doc.save(out, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="user", owner_pw="owner")
+    return out
+
+
+def test_encrypted_pdf_rejected(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as e:
+        pdf.read_pdf(encrypted_copy(tmp_path))
+    assert e.value.reason == "pdf_encrypted"
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.99])
+def test_truncated_pdf_rejected(tmp_path: Path, keep: float) -> None:
+    data = RCPP.read_bytes()
+    p = tmp_path / "cut.pdf"
+    p.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(InputError) as e:
+        pdf.read_pdf(p)
+    assert e.value.reason == "pdf_truncated"
+
+
+def test_empty_and_non_pdf_rejected(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError) as e:
+        pdf.read_pdf(empty)
+    assert e.value.reason == "pdf_empty"
+    html = tmp_path / "page.pdf"
+    html.write_bytes(b"<html>not a pdf</html>")
+    with pytest.raises(InputError) as e:
+        pdf.read_pdf(html)
+    assert e.value.reason == "pdf_invalid"
+    blank = tmp_path / "blank.pdf"
+    d = pymupdf.open()
+    d.new_page()
+    d.save(blank)
+    with pytest.raises(InputError) as e:
+        pdf.read_pdf(blank)
+    assert e.value.reason == "pdf_no_text"
