@@ -69,7 +69,7 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
                 s = Sample(
                     id=f"bench-{i:06d}", task_type=task, capability=spec.capability, metric=spec.metric,
                     route=dict(spec.route),
-                    prompt=[{"role": "user", "content": base[off:off + width] + "\n\n" + q + "\n" + spec.answer_format}],
+                    prompt=[{"role": "user", "content": f"{base[off:off + width]}\n\n{q}\n{spec.answer_format}"}],
                     ground_truth=gt, n_tokens=TOKENS, bucket="64k",
                     generator={"kind": "program", "name": "bench", "version": "1", "model": None, "prompt_sha": None,
                                "seed": seed},

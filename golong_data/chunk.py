@@ -68,13 +68,36 @@ class _Chunker:
         s, e = self.trim(s, e)
         return Span(s, e, self.count(s, e)) if s < e else None
 
-    def chunk_pieces(self, pieces: list[tuple[int, int]], level: int) -> list[Span]:
-        """Pack consecutive fitting pieces; chunk an over-long piece on its own at the next level."""
+    def chunk_sections(self, pieces: list[tuple[int, int]]) -> list[Span]:
+        """Sections are measured by their paragraphs (each counted once, reused if the section must be cut)."""
+        para = LEVELS[0][1]
         out: list[Span] = []
         group: list[tuple[int, int, int]] = []
         total = 0
         for s, e in pieces:
-            n = self.count(s, e)
+            paras = self.cut(s, e, para)
+            counts = [self.count(a, b) for a, b in paras]
+            n = sum(counts)  # joins rarely add tokens; flush() re-counts exactly anyway
+            if n > self.n:
+                out.extend(self.flush(group))
+                group, total = [], 0
+                out.extend(self.chunk_pieces(paras, 0, counts))
+                continue
+            if group and total + n > self.n:
+                out.extend(self.flush(group))
+                group, total = [], 0
+            group.append((s, e, n))
+            total += n
+        out.extend(self.flush(group))
+        return out
+
+    def chunk_pieces(self, pieces: list[tuple[int, int]], level: int, counts: list[int] | None = None) -> list[Span]:
+        """Pack consecutive fitting pieces; chunk an over-long piece on its own at the next level."""
+        out: list[Span] = []
+        group: list[tuple[int, int, int]] = []
+        total = 0
+        for k, (s, e) in enumerate(pieces):
+            n = counts[k] if counts is not None else self.count(s, e)
             if n > self.n:
                 out.extend(self.flush(group))
                 group, total = [], 0
@@ -167,12 +190,7 @@ def chunk_document(doc: Document, tok: Tokenizer, max_tokens: int) -> list[Chunk
     if max_tokens < MIN_MAX_TOKENS:
         raise ConfigError(f"--max-tokens must be at least {MIN_MAX_TOKENS}, got {max_tokens}")
     ck = _Chunker(doc.text, tok, max_tokens)
-    pieces = section_pieces(doc)
-    if len(pieces) > 1:
-        spans = ck.chunk_pieces(pieces, -1)  # over-long sections are cut from the paragraph level (0) down
-    else:
-        whole = ck.span(0, len(doc.text))
-        spans = [] if whole is None else [whole] if whole.n_tokens <= max_tokens else ck.chunk_span(0, len(doc.text), 0)
+    spans = ck.chunk_sections(section_pieces(doc))
     order = sorted(range(len(doc.sections)), key=lambda i: (doc.sections[i].start, -doc.sections[i].end))
     starts = [doc.sections[i].start for i in order]
     chunks = []

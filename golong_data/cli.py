@@ -76,11 +76,13 @@ def ingest(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes documents.jsonl + rejected.jsonl."),
     strict: bool = typer.Option(False, help="Exit non-zero when any input was rejected."),
     shard: str | None = typer.Option(None, help="Process only shard i/N of the inputs (e.g. 0/4)."),
+    workers: int | None = typer.Option(None, min=1, help="Parallel reader processes (default: CPU cores, max 8); "
+                                       "the output is the same for any value."),
 ) -> None:
     """Read books, papers and dialogues into one document record each."""
     from golong_data.ingest import run_ingest
 
-    summary = run_ingest(paths, out, shard=shard)
+    summary = run_ingest(paths, out, shard=shard, workers=workers)
     echo(summary.line)
     if strict and summary.rejected:
         raise typer.Exit(1)
@@ -198,7 +200,7 @@ def synthesize(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes samples.jsonl + rejected.jsonl."),
     taxonomy: Path | None = typer.Option(None, help="Task taxonomy YAML (default: the repository's taxonomy.yaml)."),
     per_type: int = typer.Option(20, help="Samples per task type per bucket."),
-    buckets: str = typer.Option("8k,16k,32k,64k,128k", help="Context lengths in Qwen tokens (k = 1024), comma-separated."),
+    buckets: str = typer.Option("8k,16k,32k,64k,128k", help="Context lengths in Qwen tokens (k = 1024)."),
     tasks: str | None = typer.Option(None, help="Only these task types, comma-separated (default: all nine)."),
     seed: int = typer.Option(0, help="Same inputs + settings + seed -> byte-identical samples.jsonl."),
     near_ratio: float = typer.Option(0.3, help="Share of distractor tokens from the evidence's own document."),

@@ -252,7 +252,9 @@ class Library:
         return Piece(doc.id, heading, units[run[0]].start, units[run[-1]].end,
                      sum(units[i].n_tokens for i in run), tuple(secs))
 
-    def _split_section(self, doc: Document, units: list[Unit], idx: list[int], s: int, max_tokens: int) -> Iterator[Piece]:
+    def _split_section(
+        self, doc: Document, units: list[Unit], idx: list[int], s: int, max_tokens: int
+    ) -> Iterator[Piece]:
         tok = sum(units[i].n_tokens for i in idx)
         n = -(-tok // max_tokens)
         target = tok / n

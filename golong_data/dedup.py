@@ -260,7 +260,7 @@ def run_dedup(
             sources.append(str((d.get("source") or {}).get("path", "")))
         doc_sigs = docs.signatures(hasher)
         doc_drops = {dr.index: dr for dr in cluster(docs.order(), docs.keys, doc_sigs, docs.has_sig, threshold,
-                                                       hasher.permutations)}
+                                                       bands, rows)}
         del doc_sigs
         kept_doc_ids = {docs.ids[i] for i in range(len(docs.ids)) if i not in doc_drops}
         for i in sorted(doc_drops):
@@ -304,7 +304,7 @@ def run_dedup(
         finally:
             texts.close()
         sigs = chunks.signatures(hasher)
-        chunk_drops = cluster(chunks.order(), chunks.keys, sigs, chunks.has_sig, threshold, hasher.permutations)
+        chunk_drops = cluster(chunks.order(), chunks.keys, sigs, chunks.has_sig, threshold, bands, rows)
         del sigs
         dropped_lines = set()
         for dr in sorted(chunk_drops, key=lambda x: x.index):

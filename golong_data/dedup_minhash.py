@@ -7,8 +7,11 @@ through the same affine permutations `a*h + b mod 2^32`; but instead of one nump
 `np.minimum.reduceat`. bench/bench_dedup.py checks the signatures are identical and times both.
 
 Clustering keeps the longest text of each cluster: texts are visited longest first (ties by id, then input
-position); each one is compared (datasketch `MinHashLSH`) only with texts already kept, and is dropped as a
-near duplicate of the most similar kept text whose estimated Jaccard similarity reaches the threshold.
+position); each one is compared only with texts already kept that share an LSH band with it, and is dropped
+as a near duplicate of the most similar one whose estimated Jaccard similarity reaches the threshold. The
+bands are datasketch MinHashLSH's (its (b, r) for the threshold, its band boundaries); they are indexed by
+sorting numpy arrays rather than in its dict-of-sets storage (see band_buckets). The benchmark checks the
+clusters equal those of a plain MinHashLSH.
 Greedy-against-kept, not union-find, so every drop is explained by one kept text at >= threshold (no
 chains A~B~C that drop C for looking like A at 0.5).
 """
@@ -130,49 +133,86 @@ class Drop:
 
 
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """The (bands, rows) datasketch picks for this threshold (equal false-positive/negative weights)."""
-    from datasketch import MinHashLSH
+    """The (bands, rows) datasketch's MinHashLSH picks for this threshold (equal false +/- weights)."""
+    from datasketch.lsh import _optimal_param
 
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    return lsh.b, lsh.r
+    return _optimal_param(threshold, num_perm, 0.5, 0.5)
+
+
+def band_buckets(sigs: np.ndarray, has_sig: np.ndarray, bands: int, rows: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """LSH banding as datasketch does it (band k = permutations [k*rows, (k+1)*rows)), indexed by sorting.
+
+    Returns (bucket, members): bucket[i, k] is the id of the shared bucket of item i in band k, or -1 when
+    no other item has the same band (the common case); members[g] lists bucket g's items. A band is keyed
+    by a 64-bit polynomial hash of its `rows` values; two different bands collide with odds 2^-64, and a
+    candidate is confirmed on the full signature anyway. Cost: 16 bytes per item and band, against ~3 KB
+    per item for MinHashLSH's dict-of-sets storage.
+    """
+    n = len(sigs)
+    bucket = np.full((n, bands), -1, dtype=np.int64)
+    members: list[np.ndarray] = []
+    items = np.nonzero(has_sig)[0]
+    if len(items) < 2:
+        return bucket, members
+    with np.errstate(over="ignore"):
+        for k in range(bands):
+            block = sigs[items, k * rows : (k + 1) * rows].astype(np.uint64)
+            key = np.zeros(len(items), dtype=np.uint64)
+            for j in range(rows):
+                key = key * np.uint64(0x9E3779B97F4A7C15) + block[:, j] + np.uint64(1)
+            srt = np.argsort(key, kind="stable")
+            ks = key[srt]
+            starts = np.nonzero(np.r_[True, ks[1:] != ks[:-1]])[0]
+            ends = np.r_[starts[1:], len(ks)]
+            for s0, e0 in zip(starts[ends - starts > 1], ends[ends - starts > 1], strict=True):
+                grp = items[srt[s0:e0]]
+                bucket[grp, k] = len(members)
+                members.append(grp)
+    return bucket, members
 
 
 def cluster(
     order: Sequence[int],
     keys: Sequence[bytes],
     sigs: np.ndarray,
-    has_sig: np.ndarray,
+    has_sig: Sequence[bool] | np.ndarray,
     threshold: float,
-    permutations: np.ndarray,
+    bands: int | None = None,
+    rows: int | None = None,
 ) -> list[Drop]:
     """Greedy dedup over items visited in `order` (best first). Returns the drops, in visiting order.
 
-    keys[i]: exact key; sigs[i]: MinHash signature (row); has_sig[i]: False for texts without words, which
-    take part in exact dedup only.
+    keys[i]: exact key; sigs[i]: MinHash signature; has_sig[i]: False for texts without words, which take
+    part in exact dedup only. An item's candidates are the already-kept items sharing an LSH band with it
+    (what querying a MinHashLSH holding the kept items returns); it is dropped for the most similar one
+    (ties: the earlier in `order`) if their estimated Jaccard similarity is >= threshold.
     """
-    from datasketch import MinHash, MinHashLSH
-
-    num_perm = sigs.shape[1] if sigs.ndim == 2 else DEFAULT_NUM_PERM
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    n = len(keys)
+    has = np.asarray(has_sig, dtype=bool)
+    if bands is None or rows is None:
+        bands, rows = lsh_params(threshold, sigs.shape[1])
+    bucket, members = band_buckets(sigs, has, bands, rows)
+    state = np.zeros(n, dtype=np.int8)  # 0 not visited yet, 1 kept, 2 dropped
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(n)
     exact: dict[bytes, int] = {}
     drops: list[Drop] = []
-    rank = {i: r for r, i in enumerate(order)}
     for i in order:
-        first = exact.get(keys[i])
-        if first is not None:
+        first = exact.setdefault(keys[i], i)
+        if first != i:
+            state[i] = 2
             drops.append(Drop(i, first, "exact_duplicate", 1.0))
             continue
-        exact[keys[i]] = i
-        if not has_sig[i]:
-            continue
-        m = MinHash(hashvalues=sigs[i], permutations=permutations, seed=SEED, scheme="affine32")
-        cands = lsh.query(m)
-        if cands:
-            cand = np.fromiter(cands, dtype=np.int64, count=len(cands))
-            sim = (sigs[cand] == sigs[i]).mean(axis=1)
-            best = max(range(len(cand)), key=lambda k: (sim[k], -rank[int(cand[k])]))
-            if sim[best] >= threshold:
-                drops.append(Drop(i, int(cand[best]), "near_duplicate", round(float(sim[best]), 4)))
-                continue
-        lsh.insert(i, m, check_duplication=False)
+        gs = bucket[i][bucket[i] >= 0]
+        if len(gs):
+            cand = np.unique(np.concatenate([members[g] for g in gs]))
+            cand = cand[state[cand] == 1]
+            if len(cand):
+                sim = (sigs[cand] == sigs[i]).mean(axis=1)
+                best = int(np.lexsort((rank[cand], -sim))[0])  # highest similarity, then earliest kept
+                if sim[best] >= threshold:
+                    state[i] = 2
+                    drops.append(Drop(i, int(cand[best]), "near_duplicate", round(float(sim[best]), 4)))
+                    continue
+        state[i] = 1
     return drops

@@ -338,6 +338,24 @@ def question_key(q: str) -> str:
     return _WS.sub(" ", q.lower()).strip()
 
 
+def duplicate_questions(questions: list[str]) -> list[int]:
+    """Indices of questions that repeat an earlier one: golong_data.dedup's near-duplicate matcher when
+    installed, else exact matches after question_key. Empty questions never match."""
+    try:
+        from golong_data.dedup import near_duplicate_questions
+    except ImportError:
+        seen: set[str] = set()
+        out = []
+        for i, q in enumerate(questions):
+            k = question_key(q)
+            if k and k in seen:
+                out.append(i)
+            seen.add(k)
+        return out
+    idx = [i for i, q in enumerate(questions) if q.strip()]  # equal empty strings are not duplicates
+    return [idx[j] for j in near_duplicate_questions([questions[i] for i in idx])]
+
+
 # ------------------------------------------------------------------------------------------ I/O
 
 
@@ -360,6 +378,27 @@ def _iter_lines(path: Path) -> Any:
             if line.strip():
                 yield offset, len(line), line
             offset += len(line)
+
+
+_PROMPT_OPEN = b'"prompt":['
+_PROMPT_CLOSE = b'],"ground_truth":'
+
+
+def index_fields(line: bytes) -> dict[str, Any]:
+    """A sample line parsed without its prompt (pass 1 needs everything but the 64K tokens of context).
+
+    Safe to cut at the byte patterns: inside a JSON string every `"` is escaped as `\\"`, so `"prompt":[` and
+    `],"ground_truth":` (an unescaped quote right after `[` or `,`) can only be the structure itself. The prompt
+    comes back as True when it held messages, [] when it was empty. Any other layout: a full parse.
+    """
+    i = line.find(_PROMPT_OPEN)
+    j = line.rfind(_PROMPT_CLOSE)
+    if 0 < i < j:
+        k = i + len(_PROMPT_OPEN)
+        obj = orjson.loads(line[:k] + line[j:])
+        obj["prompt"] = line[k : k + 1] == b"{"
+        return obj
+    return orjson.loads(line)
 
 
 def _generator_key(gen: dict[str, Any]) -> str:
@@ -422,10 +461,10 @@ def run_export(
         files: list[Path] = [samples_path]
         entries: list[Entry] = []
         seen_ids: set[str] = set()
-        questions: set[str] = set()
+        questions: list[str] = []  # the pool's questions, for deduplicating imports against it
         # ---- pass 1: the index
         for off, ln, line in tqdm(_iter_lines(samples_path), desc="export: index", unit=" samples", leave=False):
-            obj = orjson.loads(line)
+            obj = index_fields(line)
             sid = str(obj.get("id", ""))
             task = obj.get("task_type", "")
             if task not in tax.tasks:
@@ -435,21 +474,21 @@ def run_export(
                 run.reject(sid, "duplicate_id", "a sample with this id was already pooled")
                 continue
             gt = obj.get("ground_truth") or {}
-            if not obj.get("prompt") or not (gt.get("golden_label") or gt.get("doc_ids")):
+            if not obj.get("prompt", True) or not (gt.get("golden_label") or gt.get("doc_ids")):
                 run.reject(sid, "incomplete_sample", "no prompt, or neither ground_truth.golden_label nor doc_ids")
                 continue
             seen_ids.add(sid)
             ver = obj.get("verification") or {}
             rate = ver.get("pass_rate")
             q = (obj.get("meta") or {}).get("question")
-            if q:
-                questions.add(question_key(str(q)))
+            questions.append(str(q or ""))
             entries.append(
                 Entry(sid, task, str(obj.get("bucket", "")), difficulty_band(rate), int(obj.get("n_tokens") or 0),
                       0, off, ln, "synthetic", _generator_key(obj.get("generator") or {}))
             )
         n_synth = len(entries)
         import_counts: Counter[str] = Counter()
+        import_src: list[str] = []
         if imports:
             routes = _route_index(tax)
             files.append(spool)
@@ -471,11 +510,6 @@ def run_export(
                             run.reject(src, "import_incomplete", "row has no prompt")
                             import_counts["incomplete"] += 1
                             continue
-                        qk = question_key(str(ei.get("question", "") or ""))
-                        if qk and qk in questions:
-                            run.reject(src, "import_duplicate", f"question duplicates a pooled sample: {qk[:80]!r}")
-                            import_counts["duplicate"] += 1
-                            continue
                         norm = normalize_import_row(row, task, 0, origin)
                         sid = norm["extra_info"]["sample_id"]
                         if sid in seen_ids:
@@ -483,14 +517,23 @@ def run_export(
                             import_counts["duplicate"] += 1
                             continue
                         seen_ids.add(sid)
-                        if qk:
-                            questions.add(qk)
+                        import_src.append(src)
+                        questions.append(norm["extra_info"]["question"])
                         data = orjson.dumps(norm) + b"\n"
                         sp.write(data)
                         entries.append(Entry(sid, task, IMPORT_BUCKET, "unrated", norm["extra_info"]["n_tokens"],
                                              1, pos, len(data), origin, "import"))
                         pos += len(data)
                         import_counts["kept"] += 1
+            # Near-duplicate questions (the dedup stage's matcher): an import that repeats a pooled sample or an
+            # earlier import is dropped; duplicates inside the synthetic pool are the dedup stage's business.
+            drop = {i for i in duplicate_questions(questions) if i >= n_synth}
+            for i in sorted(drop):
+                run.reject(import_src[i - n_synth], "import_duplicate",
+                           f"question near-duplicates a pooled one: {questions[i][:80]!r}")
+            import_counts["duplicate"] += len(drop)
+            import_counts["kept"] -= len(drop)
+            entries = [e for i, e in enumerate(entries) if i not in drop]
         train, val, short = choose_mix(entries, {t: s.share for t, s in tax.tasks.items()}, cfg.size, cfg.val_per_type,
                                        seed)
         # ---- pass 2: stream the chosen rows

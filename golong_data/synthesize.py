@@ -62,6 +62,8 @@ class SynthConfig:
     base_url: str | None = None
     model: str | None = None
     ground_threshold: float = 90.0  # rapidfuzz partial_ratio an LLM evidence quote must reach in its source
+    llm_source_tokens: int = 1500  # the most source tokens an LLM constructor is shown (small local windows)
+    llm_max_tokens: int = 600  # completion budget per LLM call
     shard: str | None = None
     tokenizer: str | None = None
 
@@ -141,7 +143,8 @@ class Synthesizer:
         """Prompt tokens outside the context. The context's count already includes the blank line after its
         last piece, which is the template's separator before the question."""
         head, tail = build_prompt("\x00", question, answer_format).split("\x00")
-        return self.lib.count(head) + self.lib.count(tail) - (self.lib.count(PIECE_SEP) if tail.startswith(PIECE_SEP) else 0)
+        sep = self.lib.count(PIECE_SEP) if tail.startswith(PIECE_SEP) else 0
+        return self.lib.count(head) + self.lib.count(tail) - sep
 
     def max_piece(self, bucket_tokens: int) -> int:
         # About six pieces per bucket: whole chapters from 32K up, paragraph-aligned parts below, so even a

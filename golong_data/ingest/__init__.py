@@ -9,8 +9,9 @@ finds files, dispatches on content (magic bytes) and suffix, and writes outputs 
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,20 +105,50 @@ def ingest_file(path: Path) -> list[Document | InputError]:
     return result if isinstance(result, list) else [result]
 
 
-def run_ingest(paths: list[Path], out: Path, shard: str | None = None) -> IngestSummary:
-    """Ingest files/directories into out/documents.jsonl (+ rejected.jsonl, manifest.json)."""
+def _ingest_for_pool(path: Path) -> list[Document | tuple[str, str]]:
+    """ingest_file in a worker process; errors travel as (reason, detail) (exceptions pickle lossily)."""
+    return [(r.reason, r.detail) if isinstance(r, InputError) else r for r in ingest_file(path)]
+
+
+def _results(files: list[Path], workers: int) -> Iterator[tuple[Path, list[Document | InputError]]]:
+    """(file, results) in input order; with workers > 1, files are read in parallel processes (ingest is
+    embarrassingly parallel and CPU-bound in pymupdf/lxml), results still yielded in input order."""
+    if workers <= 1 or len(files) < 2 * workers:
+        for f in files:
+            yield f, ingest_file(f)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
+        for f, res in zip(files, pool.map(_ingest_for_pool, files, chunksize=1), strict=True):
+            yield f, [InputError(*r) if isinstance(r, tuple) else r for r in res]
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def run_ingest(paths: list[Path], out: Path, shard: str | None = None, workers: int | None = None) -> IngestSummary:
+    """Ingest files/directories into out/documents.jsonl (+ rejected.jsonl, manifest.json).
+
+    Output is the same whatever `workers` is (results are written in input order).
+    """
     from tqdm import tqdm
 
     from golong_data.stage import StageRun, in_shard, parse_shard
 
     shard_spec = parse_shard(shard)
-    files = [(f, k) for f, k in find_files(paths) if in_shard(k, shard_spec)]
+    files = [f for f, k in find_files(paths) if in_shard(k, shard_spec)]
     config = {"shard": shard}
+    n_workers = default_workers() if workers is None else workers
     with StageRun("ingest", Path(out), inputs=[Path(p) for p in paths], config=config) as run:
         docs = run.writer(DOCUMENTS)
         first_seen: dict[str, str] = {}
-        for f, _ in tqdm(files, desc="ingest", unit="file", disable=None, file=sys.stderr):
-            for item in ingest_file(f):
+        results = _results(files, n_workers)
+        for f, items in tqdm(results, total=len(files), desc="ingest", unit="file", disable=None, file=sys.stderr):
+            for item in items:
                 if isinstance(item, InputError):
                     run.reject(str(f), item.reason, item.detail)
                     continue

@@ -50,6 +50,7 @@ _NOTE_TYPES = frozenset(
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.S)
 _ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
 _SPACE = re.compile(r"\s+")
+_PRE = "\x00pre"  # marks a paragraph buffer opened by <pre>
 
 
 @dataclass
@@ -161,8 +162,8 @@ def xhtml_paragraphs(content: bytes) -> tuple[list[str], str, bool]:
         nonlocal buf
         s = "".join(buf)
         buf = []
-        s = s.strip("\n").rstrip() if s.strip() and "\x00pre" in s else _SPACE.sub(" ", s).strip()
-        s = s.replace("\x00pre", "")
+        # <pre> keeps its lines; elsewhere whitespace runs collapse (" ".join(split()) is the fast way)
+        s = s[len(_PRE) :].strip("\n").rstrip() if s.startswith(_PRE) else " ".join(s.split())
         if s:
             paras.append(s)
 
@@ -179,7 +180,7 @@ def xhtml_paragraphs(content: bytes) -> tuple[list[str], str, bool]:
         if block:
             flush()
             if tag == "pre":
-                buf.append("\x00pre")
+                buf.append(_PRE)
         if el.text:
             buf.append(el.text)
         for child in el:
@@ -188,7 +189,7 @@ def xhtml_paragraphs(content: bytes) -> tuple[list[str], str, bool]:
                 buf.append(child.tail)
         if block:
             if not heading and tag in ("h1", "h2", "h3"):
-                heading = _SPACE.sub(" ", "".join(x for x in buf if x != "\x00pre")).strip()
+                heading = " ".join("".join(x for x in buf if x != _PRE).split())
             flush()
 
     walk(body, False)

@@ -47,20 +47,28 @@ MIN_LETTER_RATIO = 0.40
 MIN_KNOWN_WORD_SHARE = 0.10
 MIN_CHARS_TO_JUDGE = 200
 _SYMBOL_CATEGORIES = frozenset({"So", "Co", "Cc", "Cn"})
-_NON_LETTERS = re.compile(r"[\W\d_]+")
 _ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
-_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
+_ASCII_LETTERS = bytes(c for c in range(128) if chr(c).isalpha())
+_ASCII_CONTROL = bytes(c for c in range(128) if unicodedata.category(chr(c)) == "Cc" and not chr(c).isspace())
 
 
 def _char_counts(text: str) -> tuple[int, int, int]:
-    """(non-space, letters, symbols), each by a C-speed pass (these run on every page of every PDF)."""
-    nonspace = len("".join(text.split()))
-    letters = len(_NON_LETTERS.sub("", text))
-    # Symbols are never ASCII except control characters: classify only the (few) distinct non-ASCII ones.
-    symbols = len(_ASCII_CONTROL.findall(text))
-    for c, n in Counter(_ASCII_RUNS.sub("", text)).items():
-        if not c.isalpha() and not c.isspace() and (c == "\ufffd" or unicodedata.category(c) in _SYMBOL_CATEGORIES):
-            symbols += n
+    """(non-space, letters, symbols) of `text`. These run on every page of every PDF, so the ASCII bulk is
+    counted with bytes.translate (C speed) and only the distinct non-ASCII characters are classified."""
+    ascii_bytes = text.encode("ascii", "ignore")
+    nonspace = len(ascii_bytes.translate(None, _ASCII_SPACE))
+    letters = len(ascii_bytes) - len(ascii_bytes.translate(None, _ASCII_LETTERS))
+    symbols = len(ascii_bytes) - len(ascii_bytes.translate(None, _ASCII_CONTROL))
+    if len(ascii_bytes) < len(text):
+        for c, n in Counter(_ASCII_RUNS.sub("", text)).items():
+            if c.isspace():
+                continue
+            nonspace += n
+            if c.isalpha():
+                letters += n
+            elif c == "\ufffd" or unicodedata.category(c) in _SYMBOL_CATEGORIES:
+                symbols += n
     return nonspace, letters, symbols
 
 

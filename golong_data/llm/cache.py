@@ -159,7 +159,9 @@ class LLMCache:
         self.read = read
         self.write = write
         # isolation_level=None: we open transactions explicitly, one per write, committed at once.
-        self.db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+        # check_same_thread=False: run_batch may drive its loop in a helper thread (inside a notebook's loop);
+        # the connection is still used by one thread at a time.
+        self.db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes; one fsync per checkpoint
         self.db.execute("PRAGMA busy_timeout=30000")

@@ -443,8 +443,7 @@ class _Batch:
         t.cached += r.cached
         if self.bar is not None:
             self.bar.update(1)
-            if t.failed or t.spent:
-                self.bar.set_postfix_str(f"${t.spent:.4f} spent, {t.failed} failed", refresh=False)
+            self.bar.set_postfix_str(f"${t.spent:.4f} spent, {t.failed} failed", refresh=False)
 
 
 def _status_detail(e: Any) -> str:
@@ -531,7 +530,7 @@ def run_batch(requests: list[LLMRequest], cfg: LLMConfig, stage: str = "llm", de
                     log(f"{stage}: started the local LLM at {srv.base_url} (pid {srv.pid}); it stops after this run")
             from tqdm import tqdm
 
-            batch.bar = tqdm(total=n, initial=n - len(todo), desc=desc or stage, unit="item", file=sys.stderr,
+            batch.bar = tqdm(total=n, initial=n - len(todo), desc=desc or stage, unit="call", file=sys.stderr,
                              disable=(not cfg.progress) if cfg.progress is not None else None, smoothing=0.1)
             try:
                 _run_coroutine(batch.run(todo, results, last_keys))

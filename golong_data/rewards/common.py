@@ -19,7 +19,8 @@ def passes_think_gate(response: str) -> bool:
     >>> passes_think_gate("<think>x</think>a"), passes_think_gate("x</think>a"), passes_think_gate("a")
     (True, True, False)
     """
-    return THINK_CLOSE in response and response.count(THINK_OPEN) <= 1 and response.count(THINK_CLOSE) <= 1
+    # count == 1 is "present and not repeated": two scans of the text instead of three
+    return response.count(THINK_CLOSE) == 1 and response.count(THINK_OPEN) <= 1
 
 
 def after_think(response: str) -> str:
@@ -49,7 +50,7 @@ def answer_area(text: str) -> str:
 
 def normalize_gold(items: list[Any]) -> list[str]:
     """Gold items lowercased, stripped, whitespace-collapsed (official normalize_answers)."""
-    return [fix_space(a.lower()) for a in items]
+    return [" ".join(a.lower().split()) for a in items]
 
 
 def normalize_lines(response: str, profile: Profile) -> list[str]:
@@ -59,7 +60,7 @@ def normalize_lines(response: str, profile: Profile) -> list[str]:
     the area is the whole response, thinking included.
     """
     text = after_think(response) if profile.answer_after_think else response
-    lines = [fix_space(line) for line in answer_area(text).lower().split("\n")]
+    lines = [" ".join(line.split()) for line in answer_area(text).lower().split("\n")]
     if profile.drop_blank_lines:
         lines = [line for line in lines if line]
     return lines

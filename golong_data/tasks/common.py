@@ -94,21 +94,28 @@ def count_word(term: str, text: str) -> int:
     return len(word_re(term).findall(text))
 
 
-def quotes(body: str, base: int, min_len: int = 40, max_len: int = 200, min_words: int = 6) -> list[tuple[int, int, str]]:
+def _quotable(s: str, min_len: int, max_len: int, min_words: int) -> bool:
+    # Mostly letters: no code lines, formulas or tables, which models cannot be expected to quote back.
+    return min_len <= len(s) <= max_len and len(s.split()) >= min_words and sum(c.isalpha() for c in s) > 0.6 * len(s)
+
+
+def quotes(
+    body: str, base: int, min_len: int = 40, max_len: int = 200, min_words: int = 6
+) -> list[tuple[int, int, str]]:
     """Sentences (or whole short lines) of one line each, as (doc_start, doc_end, text) with text == doc slice."""
     out: list[tuple[int, int, str]] = []
     for m in _SENT.finditer(body):
         s = m.group(0)
         lead = len(s) - len(s.lstrip())
         s = s.strip()
-        if min_len <= len(s) <= max_len and len(s.split()) >= min_words and sum(c.isalpha() for c in s) > 0.6 * len(s):
+        if _quotable(s, min_len, max_len, min_words):
             a = base + m.start() + lead
             out.append((a, a + len(s), s))
     if not out:  # chat turns and PDF lines: fall back to whole lines
         pos = 0
         for line in body.split("\n"):
             s = line.strip()
-            if min_len <= len(s) <= max_len and len(s.split()) >= min_words and sum(c.isalpha() for c in s) > 0.6 * len(s):
+            if _quotable(s, min_len, max_len, min_words):
                 a = base + pos + line.index(s)
                 out.append((a, a + len(s), s))
             pos += len(line) + 1

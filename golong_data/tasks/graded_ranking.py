@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import random
 
-from golong_data.tasks.common import ConstructorSpec, Focus, Plan, fmt_lines, headings_list, pick_run, proper_terms, word_re
+from golong_data.tasks.common import (
+    ConstructorSpec,
+    Focus,
+    Plan,
+    fmt_lines,
+    headings_list,
+    pick_run,
+    proper_terms,
+    word_re,
+)
 
 NAME = "graded_ranking"
 

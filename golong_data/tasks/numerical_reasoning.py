@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import random
 
-from golong_data.tasks.common import ConstructorSpec, Focus, Plan, fmt_boxed, headings_list, pick_run, proper_terms, word_re
+from golong_data.tasks.common import (
+    ConstructorSpec,
+    Focus,
+    Plan,
+    fmt_boxed,
+    headings_list,
+    pick_run,
+    proper_terms,
+    word_re,
+)
 
 NAME = "numerical_reasoning"
 RULE = "Count whole-word, case-sensitive occurrences in the section text only (not in headings)."

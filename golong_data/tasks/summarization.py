@@ -15,7 +15,9 @@ NAME = "summarization"
 # "Abstract" on its own line (or opening one), as LaTeX/JSS/PeerJ PDFs print it.
 _ABSTRACT = re.compile(r"(?im)^[ \t]*abstract\b[ \t]*[.:—-]?\s*")
 # The abstract ends at a keywords line or the first section heading ("1 Introduction", "1. Introduction").
-_END = re.compile(r"(?im)^[ \t]*(keywords?|key words)\b|^[ \t]*(\d\.?|I\.)?[ \t]*introduction[ \t]*$|^[ \t]*contents[ \t]*$")
+_END = re.compile(
+    r"(?im)^[ \t]*(keywords?|key words)\b|^[ \t]*(\d\.?|I\.)?[ \t]*introduction[ \t]*$|^[ \t]*contents[ \t]*$"
+)
 _PARA_END = re.compile(r"\n[ \t]*\n")
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from golong_data.records import Document
 
-_spec = importlib.util.spec_from_file_location("_golong_chunk_docs", Path(__file__).parents[1] / "chunk" / "conftest.py")
+_HELPERS = Path(__file__).parents[1] / "chunk" / "conftest.py"
+_spec = importlib.util.spec_from_file_location("_golong_chunk_docs", _HELPERS)
 assert _spec is not None and _spec.loader is not None
 docs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(docs)

@@ -183,3 +183,19 @@ def test_card_has_the_promised_sections(tmp_path: Path) -> None:
     for heading in ("## Mixture", "## Reward spec", "## Provenance", "## Rejection ledger", "## How it was made"):
         assert heading in card
     assert "T4.1 Global-Coverage Constrained Summary" in card and "golong-data x" in card
+
+
+def test_index_pass_reads_everything_but_the_prompt() -> None:
+    from golong_data.export import index_fields
+
+    hostile = 'a "prompt":[ ],"ground_truth": {"x": 1} \\ \u2028 é'  # the cut patterns inside the text itself
+    s = make_samples(per_type=1, tasks=["precise_retrieval"])[0]
+    s.prompt = [{"role": "user", "content": hostile}]
+    from golong_data.records import dumps, to_dict
+
+    line = dumps(s).encode()
+    got = index_fields(line)
+    full = to_dict(s)
+    assert got.pop("prompt") is True and {k: v for k, v in full.items() if k != "prompt"} == got
+    s.prompt = []
+    assert index_fields(dumps(s).encode())["prompt"] is False

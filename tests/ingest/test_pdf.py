@@ -168,3 +168,15 @@ def test_empty_and_non_pdf_rejected(tmp_path: Path) -> None:
     with pytest.raises(InputError) as e:
         pdf.read_pdf(blank)
     assert e.value.reason == "pdf_no_text"
+
+
+def test_fast_char_counts_match_a_naive_reference() -> None:
+    def naive(t: str) -> tuple[int, int, int]:
+        cs = [c for c in t if not c.isspace()]
+        sym = sum(c == "\ufffd" or unicodedata.category(c) in ("So", "Co", "Cc", "Cn") for c in cs)
+        return len(cs), sum(c.isalpha() for c in cs), sym
+
+    texts = [pymupdf.open(PAPERS / "lme4__PLSvGLS.pdf")[0].get_text(), pymupdf.open(RCPP)[0].get_text()]
+    texts.append("ab\x00 \u2761\u2665 \u00e9\u00a0x\x1f\ufffd\ue000 1\u3000\u4e2d")
+    for t in texts:
+        assert quality._char_counts(t) == naive(t)

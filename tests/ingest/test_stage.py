@@ -89,3 +89,12 @@ def test_shards_partition_the_inputs(tmp_path: Path) -> None:
     ids = [[d.id for d in read_records(p / "documents.jsonl", Document)] for p in parts]
     assert ids[0] and ids[1] and not set(ids[0]) & set(ids[1])
     assert set(ids[0]) | set(ids[1]) == {d.id for d in read_records(whole / "documents.jsonl", Document)}
+
+
+def test_parallel_workers_give_the_same_bytes(corpus: Path, tmp_path: Path) -> None:
+    one, two = tmp_path / "w1", tmp_path / "w2"
+    s1 = run_ingest([corpus], one, workers=1)
+    s2 = run_ingest([corpus], two, workers=2)
+    assert s1.line.replace(str(one), "") == s2.line.replace(str(two), "")
+    for name in ("documents.jsonl", "rejected.jsonl"):
+        assert (one / name).read_bytes() == (two / name).read_bytes()

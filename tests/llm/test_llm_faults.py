@@ -229,3 +229,21 @@ def test_ledger_groups_tokens_by_stage_task_and_model(fake_server, tmp_path: Pat
     assert outcomes == {"synthesize": 5, "verify": 3}
     db = sqlite3.connect(cfg.cache_path)
     assert db.execute("SELECT COUNT(*) FROM outcomes WHERE stage='verify' AND cached=1").fetchone()[0] == 3
+
+
+def test_pydantic_schema_gives_a_record_and_runs_inside_a_running_loop(fake_server, tmp_path: Path) -> None:
+    import asyncio
+
+    import pydantic
+
+    class Answer(pydantic.BaseModel):
+        answer: str
+
+    srv = fake_server()  # answers {"answer": "<hash>"} whenever a response_format is sent
+    req = LLMRequest(key="a", messages=[{"role": "user", "content": "?"}], json_schema=Answer)
+
+    async def inside_a_loop() -> list:  # e.g. a notebook: run_batch must not call asyncio.run on this loop
+        return run_batch([req], fast_config(srv, tmp_path))
+
+    [r] = asyncio.run(inside_a_loop())
+    assert r.ok and isinstance(r.parsed, Answer) and len(r.parsed.answer) == 12

@@ -27,13 +27,8 @@ class CountingTokenizer:
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory: pytest.TempPathFactory) -> list[Document]:
-    from golong_data.ingest import run_ingest
-
-    out = tmp_path_factory.mktemp("ingest")
-    fixtures = Path(__file__).parents[1] / "fixtures"
-    run_ingest([fixtures / "books", fixtures / "papers", fixtures / "dialogues"], out)
-    return list(read_records(out / "documents.jsonl", Document))
+def docs(synth_corpus: Path) -> list[Document]:
+    return list(read_records(synth_corpus / "documents.jsonl", Document))
 
 
 def by_kind(docs: list[Document], kind: str) -> list[Document]:

@@ -29,19 +29,9 @@ THINK = "<think>\nI read the documents and checked the answer.\n</think>\n"
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from golong_data.ingest import run_ingest
-
-    out = tmp_path_factory.mktemp("ingest")
-    fixtures = Path(__file__).parents[1] / "fixtures"
-    run_ingest([fixtures / "books", fixtures / "papers", fixtures / "dialogues"], out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def synth(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def synth(synth_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("synth")
-    run_synthesize(corpus, out, SynthConfig(per_type=3, buckets=list(BUCKETS), seed=0))
+    run_synthesize(synth_corpus, out, SynthConfig(per_type=3, buckets=list(BUCKETS), seed=0))
     return out
 
 
@@ -51,8 +41,8 @@ def samples(synth: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def docs(corpus: Path) -> dict[str, Document]:
-    return {d.id: d for d in read_records(corpus / "documents.jsonl", Document)}
+def docs(synth_corpus: Path) -> dict[str, Document]:
+    return {d.id: d for d in read_records(synth_corpus / "documents.jsonl", Document)}
 
 
 def content(s: dict) -> str:
@@ -225,11 +215,11 @@ def test_records_follow_the_contract(samples: list[dict]) -> None:
     assert len({s["id"] for s in samples}) == len(samples)
 
 
-def test_same_seed_same_bytes_other_seed_other_samples(corpus: Path, tmp_path: Path) -> None:
+def test_same_seed_same_bytes_other_seed_other_samples(synth_corpus: Path, tmp_path: Path) -> None:
     cfg = dict(per_type=2, buckets=["4k"], tasks=["precise_retrieval", "sequence_ordering", "numerical_reasoning"])
-    run_synthesize(corpus, tmp_path / "a", SynthConfig(seed=7, **cfg))
-    run_synthesize(corpus, tmp_path / "b", SynthConfig(seed=7, **cfg))
-    run_synthesize(corpus, tmp_path / "c", SynthConfig(seed=8, **cfg))
+    run_synthesize(synth_corpus, tmp_path / "a", SynthConfig(seed=7, **cfg))
+    run_synthesize(synth_corpus, tmp_path / "b", SynthConfig(seed=7, **cfg))
+    run_synthesize(synth_corpus, tmp_path / "c", SynthConfig(seed=8, **cfg))
     a = (tmp_path / "a" / "samples.jsonl").read_bytes()
     assert a and a == (tmp_path / "b" / "samples.jsonl").read_bytes()
     assert a != (tmp_path / "c" / "samples.jsonl").read_bytes()
