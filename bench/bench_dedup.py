@@ -49,15 +49,27 @@ def corpus_documents() -> list[tuple[str, str]]:
 
 def build_chunks(target: int, max_tokens: int) -> list[str]:
     """Real chunks (our chunker), then 5% exact and 5% near copies; deterministic."""
+    import hashlib
+
     from golong_data.chunk import chunk_document
     from golong_data.records import Document
     from golong_data.tokens import get_tokenizer
 
-    tok = get_tokenizer()
-    texts: list[str] = []
-    for name, text in corpus_documents():
-        doc = Document(name, "text", name, "en", {}, text)
-        texts.extend(text[c.start : c.end] for c in chunk_document(doc, tok, max_tokens))
+    files = sorted(p for p in CORPUS.rglob("*") if p.is_file())
+    stamp = hashlib.sha256(repr([(p.name, p.stat().st_size) for p in files]).encode()).hexdigest()[:12]
+    cache = CORPUS.parent / "bench" / f"dedup_chunks_{max_tokens}_{stamp}.json"
+    if cache.exists():  # chunking the whole corpus takes ~1 min: done once (bench_tokens times the chunker)
+        texts = json.loads(cache.read_text(encoding="utf-8"))
+    else:
+        tok = get_tokenizer()
+        texts = []
+        for name, text in corpus_documents():
+            doc = Document(name, "text", name, "en", {}, text)
+            texts.extend(text[c.start : c.end] for c in chunk_document(doc, tok, max_tokens))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(cache)
     rng = random.Random(0)
     base = texts[: int(target / 1.1) + 1] if len(texts) * 1.1 >= target else texts
     extra = [base[i] for i in rng.sample(range(len(base)), len(base) // 20)]

@@ -186,7 +186,7 @@ def serve_local(
     if stop:
         echo("stopped the local LLM" if local_server.stop() else "no local LLM was running")
         return
-    srv, started = local_server.start(port=port)
+    srv, started = local_server.start(port=port, owner="serve-local")
     typer.echo(srv.base_url)  # stdout: for scripts, e.g. OPENAI_BASE_URL=$(golong-data serve-local)
     echo(f"{'started' if started else 'already running:'} {srv.model} at {srv.base_url} (pid {srv.pid}); "
          "stop it with `golong-data serve-local --stop`")

@@ -518,16 +518,17 @@ def run_batch(requests: list[LLMRequest], cfg: LLMConfig, stage: str = "llm", de
             return [r for r in results if r is not None]
 
         if todo:
-            started_here = False
             if ep.local:
                 from golong_data.llm import local_server
 
                 log(f"{stage}: no endpoint configured; using the local {ep.model} server "
                     "(pass --base-url/--model or set OPENAI_BASE_URL to use another)")
                 srv, started_here = local_server.start()
+                local_server.register_user()
                 ep.base_url = srv.base_url
                 if started_here:
-                    log(f"{stage}: started the local LLM at {srv.base_url} (pid {srv.pid}); it stops after this run")
+                    log(f"{stage}: started the local LLM at {srv.base_url} (pid {srv.pid}); it stops after the run "
+                        "(`golong-data serve-local` keeps one running)")
             from tqdm import tqdm
 
             batch.bar = tqdm(total=n, initial=n - len(todo), desc=desc or stage, unit="call", file=sys.stderr,
@@ -536,10 +537,10 @@ def run_batch(requests: list[LLMRequest], cfg: LLMConfig, stage: str = "llm", de
                 _run_coroutine(batch.run(todo, results, last_keys))
             finally:
                 batch.bar.close()
-                if started_here:
+                if ep.local:
                     from golong_data.llm import local_server
 
-                    local_server.stop()
+                    local_server.release_if_last()
         if stats is not None:
             stats.__dict__.update(batch.stats.__dict__)
 

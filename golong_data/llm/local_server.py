@@ -42,6 +42,7 @@ class LocalServer:
     model_path: str
     log_path: str
     started_at: float
+    owner: str = "auto"  # "serve-local": kept until `serve-local --stop`; "auto": the last run using it stops it
 
 
 def golong_cache() -> Path:
@@ -131,13 +132,25 @@ def find_running(state_dir: Path | None = None) -> LocalServer | None:
     return None
 
 
+def _write_pid_file(state_dir: Path, srv: LocalServer) -> None:
+    tmp = state_dir / f".{PID_FILE}.tmp"
+    tmp.write_text(json.dumps(asdict(srv), indent=2))
+    os.replace(tmp, state_dir / PID_FILE)
+
+
 def start(state_dir: Path | None = None, port: int | None = None, wait_s: float = 120.0,
-          threads: int | None = None) -> tuple[LocalServer, bool]:
-    """Return (server, started_here): reuse the running one, else start it and wait for /v1/models."""
+          threads: int | None = None, owner: str = "auto") -> tuple[LocalServer, bool]:
+    """Return (server, started_here): reuse the running one, else start it and wait for /v1/models.
+
+    owner="serve-local" marks the server as the user's (a run never stops it), also when it was running already.
+    """
     state_dir = Path(state_dir) if state_dir else golong_home()
     with _locked(state_dir):
         running = find_running(state_dir)
         if running is not None and (port is None or running.port == port):
+            if owner == "serve-local" and running.owner != owner:
+                running.owner = owner
+                _write_pid_file(state_dir, running)
             return running, False
         if running is not None:
             raise GolongError(f"the local LLM already runs on port {running.port}",
@@ -162,7 +175,7 @@ def start(state_dir: Path | None = None, port: int | None = None, wait_s: float 
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
         srv = LocalServer(pid=proc.pid, port=port, base_url=f"http://127.0.0.1:{port}/v1", model=LOCAL_MODEL,
-                          model_path=str(model_path()), log_path=str(log_path), started_at=time.time())
+                          model_path=str(model_path()), log_path=str(log_path), started_at=time.time(), owner=owner)
         deadline = time.monotonic() + wait_s
         while not _models_ok(srv.base_url, timeout=1.0):
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -173,9 +186,7 @@ def start(state_dir: Path | None = None, port: int | None = None, wait_s: float 
                 raise GolongError(f"the local LLM server did not come up (exit {proc.returncode}); log tail:\n{tail}",
                                   f"see {log_path}; {SETUP_HINT}")
             time.sleep(0.2)
-        tmp = state_dir / f".{PID_FILE}.tmp"
-        tmp.write_text(json.dumps(asdict(srv), indent=2))
-        os.replace(tmp, state_dir / PID_FILE)
+        _write_pid_file(state_dir, srv)
         return srv, True
 
 
@@ -207,3 +218,32 @@ def _reap(pid: int) -> None:
     """Collect the exit status when the server is our own child (else it lingers as a zombie)."""
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+# ---------------------------------------------------------------- sharing one auto-started server
+# Shards of a stage may run as parallel processes: the first starts the server, the others reuse it, and
+# only the last one out stops it. Each user is a file named by its pid; dead pids do not count.
+def _users_dir(state_dir: Path) -> Path:
+    return state_dir / "local-llm.users"
+
+
+def register_user(state_dir: Path | None = None) -> None:
+    d = _users_dir(Path(state_dir) if state_dir else golong_home())
+    d.mkdir(parents=True, exist_ok=True)
+    (d / str(os.getpid())).touch()
+
+
+def release_if_last(state_dir: Path | None = None) -> bool:
+    """Unregister this process; stop an auto-started server when no live process uses it. True if stopped."""
+    state_dir = Path(state_dir) if state_dir else golong_home()
+    d = _users_dir(state_dir)
+    (d / str(os.getpid())).unlink(missing_ok=True)
+    with _locked(state_dir):
+        others = [f for f in d.glob("*") if f.name.isdigit() and _alive(int(f.name))] if d.exists() else []
+        try:
+            owner = json.loads((state_dir / PID_FILE).read_text()).get("owner", "auto")
+        except (OSError, ValueError):
+            return False
+    if others or owner != "auto":
+        return False
+    return stop(state_dir)

@@ -19,16 +19,15 @@ timeouts; any other thread sends the work to a one-process worker (spawned once)
 
 from __future__ import annotations
 
+import atexit
 import threading
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from golong_data.rewards.profiles import PROFILES, Profile
 
 TAIL_CHARS = 500  # official: solution_str[-500:]
 
-_pool: ProcessPoolExecutor | None = None
+_pool: Any = None  # concurrent.futures.ProcessPoolExecutor, created (and imported) on first use
 _pool_lock = threading.Lock()
 
 
@@ -61,24 +60,35 @@ def _worker_score(tail: str, gold: str, timeout_s: int) -> float:  # runs in the
 def _score_in_worker(tail: str, gold: str, timeout_s: int) -> float:
     global _pool
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
 
-    with _pool_lock:
-        if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        pool = _pool
-    future = pool.submit(_worker_score, tail, gold, timeout_s)
-    try:
-        return float(future.result(timeout=3 * timeout_s + 5))
-    except FutureTimeout:
+    for _attempt in range(2):  # a pool killed for ANOTHER call's overrun breaks this future too: retry once
         with _pool_lock:
-            if _pool is pool:
-                for proc in list(getattr(pool, "_processes", {}).values()):
-                    proc.kill()
-                pool.shutdown(wait=False, cancel_futures=True)
-                _pool = None
-        return 0.0
-    except Exception:
-        return 0.0
+            if _pool is None:
+                _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                atexit.register(_pool.shutdown, wait=False, cancel_futures=True)  # before module teardown
+            pool = _pool
+        try:
+            future = pool.submit(_worker_score, tail, gold, timeout_s)
+            return float(future.result(timeout=3 * timeout_s + 5))
+        except FutureTimeout:
+            with _pool_lock:
+                if _pool is pool:
+                    for proc in list(getattr(pool, "_processes", {}).values()):
+                        proc.kill()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    _pool = None
+            return 0.0
+        except (BrokenProcessPool, RuntimeError):  # RuntimeError: submit after the pool was shut down
+            with _pool_lock:
+                if _pool is pool:
+                    _pool = None
+            continue
+        except Exception:
+            return 0.0
+    return 0.0
 
 
 def math_verify_score(response: str, gold: str, timeout_s: int = 5) -> float:

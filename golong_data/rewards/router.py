@@ -10,8 +10,9 @@ routes GoLongRL trains on:
                                                through TASK_METRIC below (official TASK_METRIC_CONFIG)
 Before routing, the gate: no `</think>`, or more than one `<think>` or `</think>` -> 0. A ground truth
 given as a list is replaced by its last element (the official router does that for every route but
-multitableqa_pretraining, where a list ground truth silently scores 0; here it is unwrapped too). longbench_pro reads the gold list from
-ground_truth["doc_ids"] and passes ground_truth["summary"] as the *language* ("Chinese" -> jieba).
+multitableqa_pretraining, where a list ground truth silently scores 0; here it is unwrapped too).
+longbench_pro reads the gold list from ground_truth["doc_ids"] and passes ground_truth["summary"] as the
+*language* ("Chinese" -> jieba word segmentation before ROUGE-L).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def _wire(model: str, req: LLMRequest) -> dict:
 
 
 def test_1000_items_under_the_issue_fault_schedule(fake_server, tmp_path: Path) -> None:
-    srv = fake_server(faults=ISSUE_SCHEDULE, length_rate=0.05, latency=0.005, hang_s=0.5)
+    srv = fake_server(faults=ISSUE_SCHEDULE, length_rate=0.05, latency=0.005, hang_s=0.5, retry_after="0.2")
     cfg = fast_config(srv, tmp_path, max_in_flight=32)
     reqs = _reqs(1000)
     stats = BatchStats()

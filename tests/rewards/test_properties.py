@@ -15,7 +15,7 @@ from golong_data.taxonomy import load_taxonomy
 
 TAX = load_taxonomy(check_prompts=False)
 THINK = "<think>\nThe passage says so.\n</think>\n"
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 item = st.text(alphabet=string.ascii_letters + string.digits + " -'", min_size=1, max_size=14).filter(
     lambda s: s.split() != []
