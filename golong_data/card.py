@@ -202,6 +202,9 @@ def render_card(
     gens = Counter(e.generator for e in (*result.train, *result.val))
     out += ["", "Constructors (kind/name@version, model, prompt hash):", ""]
     out += [f"- `{g}`: {n} rows" for g, n in sorted(gens.items())]
+    vers = Counter(e.verifier or "unverified" for e in (*result.train, *result.val))
+    out += ["", "Verify checks passed (and solver models):", ""]
+    out += [f"- `{v}`: {n} rows" for v, n in sorted(vers.items())]
     srcs = source_files(stage_dirs)
     out += ["", f"Source files ({len(srcs)}, sha256 from the ingest manifest):", ""]
     if srcs:

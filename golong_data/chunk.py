@@ -148,18 +148,19 @@ class _Chunker:
         """Last resort for a single unbreakable run: longest prefixes that fit (binary search)."""
         out: list[Span] = []
         while s < e:
-            if self.count(s, e) <= self.n:
-                hi = e
-            else:
-                lo, hi = s + 1, min(e, s + 8 * self.n)  # a token is rarely > 8 chars; widen if it is
-                while self.count(s, hi) <= self.n and hi < e:
-                    hi = min(e, s + 2 * (hi - s))
-                while lo < hi:  # largest end with count(s, end) <= n
-                    mid = (lo + hi + 1) // 2
+            hi = min(e, s + 8 * self.n)  # a token is rarely > 8 characters; widen the window if it is
+            n_hi = self.count(s, hi)
+            while n_hi <= self.n and hi < e:
+                hi = min(e, s + 2 * (hi - s))
+                n_hi = self.count(s, hi)
+            if n_hi > self.n:
+                lo, top = s + 1, hi - 1
+                while lo < top:  # the largest end with count(s, end) <= n
+                    mid = (lo + top + 1) // 2
                     if self.count(s, mid) <= self.n:
                         lo = mid
                     else:
-                        hi = mid - 1
+                        top = mid - 1
                 hi = lo
             sp = self.span(s, hi)
             if sp is not None:

@@ -345,16 +345,19 @@ def run_question_dedup(in_dir: Path, out_dir: Path, threshold: float = DEFAULT_Q
     path = in_dir / "samples.jsonl"
     if not path.is_file():
         raise GolongError(f"{path} not found", "point --in at the output directory of `golong-data synthesize`")
-    samples = [obj for _, obj in _line_offsets(path)]
-    dups = question_duplicates([_question_of(s) for s in samples], threshold)
-    dropped = {i: (k, score) for i, k, score in dups}
+    # Samples carry their whole long context: stream them twice, holding only ids and questions.
+    ids, questions = [], []
+    for i, (_, obj) in enumerate(_line_offsets(path)):
+        ids.append(str(obj.get("id", f"line {i + 1}")))
+        questions.append(_question_of(obj))
+    dropped = {i: (k, score) for i, k, score in question_duplicates(questions, threshold)}
     with StageRun("dedup", out_dir, inputs=[path], config={"questions": True, "question_threshold": threshold}) as run:
         w = run.writer("samples.jsonl")
-        for i, s in enumerate(samples):
+        for i, (_, obj) in enumerate(_line_offsets(path)):
             if i in dropped:
                 k, score = dropped[i]
-                run.reject(s.get("id", f"line {i + 1}"), "near_duplicate_question",
-                           _detail(kept=samples[k].get("id"), score=score, question=_question_of(s)[:200]))
+                run.reject(ids[i], "near_duplicate_question", _detail(kept=ids[k], score=score,
+                                                                      question=questions[i][:200]))
             else:
-                w.write(s)
-    return _summary(run, f"kept {w.count} of {len(samples)} samples")
+                w.write(obj)
+    return _summary(run, f"kept {w.count} of {len(ids)} samples")

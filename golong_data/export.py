@@ -109,6 +109,7 @@ class Entry:
     origin: str  # "synthetic" or "import:<file name>"
     generator: str  # "kind/name@version model=... prompt=sha" (provenance)
     key: str = ""  # seeded sort key: the deterministic shuffle
+    verifier: str = ""  # "gold, band(model=...)": which checks passed it, with which model (provenance)
 
 
 @dataclass
@@ -411,6 +412,14 @@ def _generator_key(gen: dict[str, Any]) -> str:
     return s
 
 
+def _verifier_key(ver: dict[str, Any]) -> str:
+    parts = []
+    for name, rec in sorted((ver.get("checks") or {}).items()):
+        if isinstance(rec, dict) and rec.get("verdict") == "pass":
+            parts.append(f"{name}(model={rec['model']})" if rec.get("model") else name)
+    return sys.intern(", ".join(parts) or "unverified")
+
+
 def _iter_import_rows(path: Path) -> Any:
     """Rows of an official-schema parquet or JSONL file, streamed in batches."""
     if path.suffix == ".parquet":
@@ -484,7 +493,8 @@ def run_export(
             questions.append(str(q or ""))
             entries.append(
                 Entry(sid, task, str(obj.get("bucket", "")), difficulty_band(rate), int(obj.get("n_tokens") or 0),
-                      0, off, ln, "synthetic", _generator_key(obj.get("generator") or {}))
+                      0, off, ln, "synthetic", _generator_key(obj.get("generator") or {}),
+                      verifier=_verifier_key(ver))
             )
         n_synth = len(entries)
         import_counts: Counter[str] = Counter()

@@ -15,6 +15,14 @@ from typing import Any
 
 import pytest
 
+_SKIPPED: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    # `pytest -q` hides skip reasons; this one must be seen, since it hides the real-model tests.
+    if _SKIPPED:
+        terminalreporter.write_line(f"LOCAL LLM TESTS SKIPPED: {_SKIPPED[0]}", yellow=True, bold=True)
+
 
 @pytest.fixture(scope="session")
 def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
@@ -24,11 +32,13 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     reason = local_server.unavailable_reason()
     if reason:
-        pytest.skip(f"local LLM unavailable: {reason} (run `make local-llm`)")
+        _SKIPPED.append(f"{reason} (run `make local-llm`)")
+        pytest.skip(f"local LLM unavailable: {_SKIPPED[0]}")
     state = tmp_path_factory.mktemp("local-llm")
     try:
         srv, _ = local_server.start(state_dir=state)
     except GolongError as e:
+        _SKIPPED.append(f"the server could not start: {e}")
         pytest.skip(f"local LLM could not start: {e}")
     yield srv
     local_server.stop(state_dir=state)

@@ -22,7 +22,7 @@ from typing import Any
 
 from golong_data.errors import InputError
 from golong_data.ingest.document import Part, build_document
-from golong_data.records import Document
+from golong_data.records import Document, sha256_file
 
 # "Name: text" — a short speaker label (no sentence punctuation) then a colon and the utterance.
 TRANSCRIPT_LINE = re.compile(r"^([A-Za-z][\w .'()\-]{0,39}?)\s*:\s+(\S.*)$")
@@ -110,6 +110,7 @@ def _conversations(data: Any) -> list[tuple[str, Any]]:
 
 def _documents(path: Path, fmt: str, convs: list[tuple[str, Any]]) -> list[Document | InputError]:
     out: list[Document | InputError] = []
+    digest = sha256_file(path)
     for key, conv in convs:
         turns = conversation_turns(conv)
         if turns is None:

@@ -52,11 +52,13 @@ def build_document(
     source_extra: dict[str, Any] | None = None,
     text: str | None = None,
     sections: list[Section] | None = None,
+    sha256: str | None = None,
 ) -> Document:
     """A Document from parts (or from ready text + sections); id from the text's content hash."""
     if text is None:
         text, sections = assemble(parts, sep)
-    source: dict[str, Any] = {"path": str(path), "sha256": sha256_file(path), "format": fmt}
+    # many Documents can come from one file (a chat collection): callers pass its hash, computed once
+    source: dict[str, Any] = {"path": str(path), "sha256": sha256 or sha256_file(path), "format": fmt}
     if source_extra:
         source.update(source_extra)
     q: dict[str, Any] = quality.measure(text)

@@ -409,7 +409,10 @@ class _Batch:
     async def run(self, todo: list[tuple[int, LLMRequest]], results: list[Any], keys: list[str | None]) -> None:
         import openai
 
-        self.limiter = AimdLimiter(self.cfg.max_in_flight)
+        # llama-cpp-python answers one request at a time behind a lock: more in flight only queue there, and a
+        # queued request's timeout clock runs while it waits (then it is retried and paid twice).
+        serial = self.ep.local or self.ep.model == LOCAL_MODEL
+        self.limiter = AimdLimiter(1 if serial else self.cfg.max_in_flight)
         self.client = openai.AsyncOpenAI(base_url=self.ep.base_url, api_key=self.ep.api_key,
                                          timeout=self.cfg.timeout_s, max_retries=0)
 

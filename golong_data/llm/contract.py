@@ -20,7 +20,7 @@ class LLMConfig:
     base_url: str | None = None  # None: $OPENAI_BASE_URL, else OpenAI when $<api_key_env> is set, else the local server
     model: str | None = None  # None: $OPENAI_MODEL, else the local model's name when the local server is used
     api_key_env: str = "OPENAI_API_KEY"  # the NAME of the variable holding the key; the key itself is never stored
-    max_in_flight: int = 8  # upper bound on concurrent requests; AIMD lowers it while 429s keep coming
+    max_in_flight: int = 8  # concurrent requests (1 for the local model); AIMD lowers it while 429s keep coming
     timeout_s: float = 120.0  # per HTTP request
     max_retries: int = 5  # per request, on 429 / 5xx / timeouts / connection errors / malformed bodies
     max_cost: float | None = None  # USD for this run's new calls (cache hits are free); None = no cap

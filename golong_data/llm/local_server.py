@@ -208,6 +208,10 @@ def stop(state_dir: Path | None = None, timeout_s: float = 10.0) -> bool:
                 time.sleep(0.1)
             if _alive(srv.pid):
                 os.kill(srv.pid, signal.SIGKILL)
+                deadline = time.monotonic() + 5.0
+                while _alive(srv.pid) and time.monotonic() < deadline:
+                    _reap(srv.pid)
+                    time.sleep(0.05)
             _reap(srv.pid)
             stopped = True
         pf.unlink(missing_ok=True)

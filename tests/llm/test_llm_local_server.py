@@ -98,5 +98,4 @@ def test_serve_local_command_starts_reuses_and_stops(local_llm) -> None:
     r3 = runner.invoke(app, ["serve-local", "--stop"])
     assert r3.exit_code == 0
     assert local_server.find_running() is None
-    with pytest.raises(ProcessLookupError):
-        os.kill(srv.pid, 0)
+    assert not local_server._alive(srv.pid)  # gone (or an unreaped zombie of this test process: not running)

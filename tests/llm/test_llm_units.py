@@ -221,3 +221,38 @@ def test_endpoint_resolution_order() -> None:
         resolve_endpoint(LLMConfig(model="gpt-4o"), env={})
     custom = resolve_endpoint(LLMConfig(api_key_env="MY_KEY", model="m"), env={"MY_KEY": "k"})
     assert custom.api_key == "k"
+
+
+def test_an_auto_started_server_is_stopped_by_its_last_live_user(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from golong_data.llm import local_server
+
+    # Stand-ins: a process whose command line names llama_cpp.server (the pid-reuse guard checks it), and a
+    # second "user" process sharing it.
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "llama_cpp.server"])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        pid_file = tmp_path / "local-llm.json"
+        info = dict(pid=fake.pid, port=1, base_url="http://127.0.0.1:1/v1", model="smollm2-135m", model_path="",
+                    log_path="", started_at=0.0)
+        pid_file.write_text(json.dumps({**info, "owner": "serve-local"}))
+        local_server.register_user(tmp_path)
+        assert not local_server.release_if_last(tmp_path)  # the user's own server: never stopped by a run
+        pid_file.write_text(json.dumps({**info, "owner": "auto"}))
+        (tmp_path / "local-llm.users").mkdir(exist_ok=True)
+        (tmp_path / "local-llm.users" / str(other.pid)).touch()
+        local_server.register_user(tmp_path)
+        assert not local_server.release_if_last(tmp_path)  # another live process still uses it
+        assert fake.poll() is None
+        other.kill()
+        other.wait()
+        local_server.register_user(tmp_path)
+        assert local_server.release_if_last(tmp_path)  # the last live user out stops it
+        assert fake.wait(timeout=10) is not None and not pid_file.exists()
+    finally:
+        for p in (fake, other):
+            p.kill()
+            p.wait()

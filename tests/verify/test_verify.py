@@ -242,3 +242,23 @@ def test_cli_gold_only_names_the_skipped_checks(tmp_path: Path) -> None:
     assert "skipped reanswer (not in --checks)" in res.output
     bad = CliRunner().invoke(app, ["verify", "--in", str(syn), "--out", str(tmp_path / "v"), "--checks", "golden"])
     assert bad.exit_code == 1 and "unknown check" in bad.output
+
+
+@pytest.mark.llm
+def test_real_local_solver_path_and_cache(tmp_path: Path, local_llm) -> None:
+    """The real SmolLM2 server as solver: the checks run, record their numbers, and a rerun is all cache."""
+    samples = make_samples(per_type=2, tasks=["precise_retrieval"])
+    syn = _write(tmp_path, samples)
+    cfg = VerifyConfig(checks=["gold", "reanswer", "band"], base_url=local_llm.base_url, solver=local_llm.model,
+                       k=2, band="0-2", max_tokens=48, max_in_flight=2, cache_path=str(tmp_path / "c.sqlite"))
+    first = run_verify(syn, tmp_path / "v", cfg)
+    kept, rej = _assert_partition(samples, tmp_path / "v")
+    assert first.requests >= len(samples) and first.cached == 0
+    for r in rej.values():  # a 135M model mostly fails to re-answer: ledgered with its numbers
+        d = json.loads(r["detail"])
+        assert d["check"] in ("reanswer", "band") and d["model"] == local_llm.model and len(d["rewards"]) >= 1
+    for v in kept.values():
+        assert recompute_verdict(v["verification"]) == (True, "")
+    again = run_verify(syn, tmp_path / "v2", cfg)
+    assert again.requests == first.requests and again.cached == again.requests
+    assert (tmp_path / "v" / "verified.jsonl").read_bytes() == (tmp_path / "v2" / "verified.jsonl").read_bytes()

@@ -1,0 +1,92 @@
+"""kill -9 `golong-data run` at seeded points across every stage, rerun to completion, and compare with an
+uninterrupted run: every stage's outputs byte-identical (their manifests' sha256), and the LLM server (the
+verify stage's no-context check points at the fake server) answered no prompt twice except those in flight
+at a kill.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from killharness import KillHarness, leftover_temp_files, stage_durations
+from pipeline import FINAL_FILES, gd, run_env, write_config
+
+STAGES = ("ingest", "chunk", "dedup", "synthesize", "verify", "export")
+MAX_IN_FLIGHT = 4  # verify.max_in_flight in pipeline.write_config
+
+
+def _outputs(work: Path) -> dict[str, dict[str, str]]:
+    """{stage: {output file: sha256}} from the manifests (written last, so a finished stage has one)."""
+    out = {}
+    for s in STAGES:
+        m = json.loads((work / s / "manifest.json").read_text(encoding="utf-8"))
+        out[s] = {k: v for k, v in m["outputs"].items() if k != "README.md"}
+    return out
+
+
+def _reference(root: Path, fake_server) -> tuple[dict[str, dict[str, str]], dict[str, float]]:  # noqa: ANN001
+    """The uninterrupted run, in work dir `ref` beside the crashed ones (same corpus path: documents record it)."""
+    srv = fake_server()
+    cfg = write_config(root, work="ref", llm_url=srv.base_url)
+    r = gd(["run", str(cfg)], root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert srv.requests > 0
+    assert max(srv.answered.values()) == 1
+    return _outputs(root / "ref"), stage_durations(r.stderr)
+
+
+def kill_plan(seed: int, n: int, durations: dict[str, float]) -> list[tuple[str, float]]:
+    """n kill points, stages in pipeline order (each chained run resumes where the last was killed), spread so
+    every stage gets some; the delay is uniform over the stage's measured duration (+ slack for a loaded box)."""
+    rng = random.Random(seed)
+    stages = list(STAGES) * (n // len(STAGES)) + rng.sample(STAGES, n % len(STAGES))
+    stages.sort(key=STAGES.index)
+    return [(s, round(rng.uniform(0.0, 1.2 * max(durations.get(s, 0.5), 0.2)), 3)) for s in stages]
+
+
+def _crash_run(tmp_path: Path, fake_server, seed: int, n_kills: int, chains: int = 1) -> dict:  # noqa: ANN001
+    ref_out, durations = _reference(tmp_path, fake_server)
+    plan = kill_plan(seed, n_kills, durations)
+    per_chain = [plan[i::chains] for i in range(chains)]
+    killed_total = 0
+    for c, points in enumerate(per_chain):
+        root, work = tmp_path, f"crash{c}"
+        srv = fake_server()
+        cfg = write_config(root, work=work, llm_url=srv.base_url)
+        h = KillHarness(root, cfg, run_env(root))
+        for stage, delay in points:
+            h.kill_in(stage, delay)
+        killed = [r for r in h.results if r.killed]
+        killed_total += len(killed)
+        h.finish()
+        # byte-identical to the uninterrupted run, stage by stage
+        assert _outputs(root / work) == ref_out, f"chain {c}: {[(r.stage, r.delay_s) for r in h.results]}"
+        for name in FINAL_FILES:
+            assert (root / work / name).read_bytes() == (root / "ref" / name).read_bytes(), name
+        # no prompt answered twice, except those in flight when a kill landed during verify
+        dup = sum(n - 1 for n in srv.answered.values())
+        kills_in_verify = sum(1 for r in killed if r.stage == "verify")
+        assert dup <= kills_in_verify * MAX_IN_FLIGHT, (dup, kills_in_verify)
+        # a further rerun does nothing and asks the server nothing
+        before = srv.requests
+        again = gd(["run", str(cfg)], root)
+        assert again.returncode == 0 and "ran nothing" in again.stderr, again.stderr[-2000:]
+        assert srv.requests == before
+        leftovers = leftover_temp_files(root / work)
+        assert len(leftovers) <= len(killed), leftovers  # at most one stale temp file per kill, never a growing pile
+    return {"planned": len(plan), "killed": killed_total}
+
+
+def test_kill9_at_seeded_points_then_resume_is_byte_identical(tmp_path: Path, fake_server) -> None:  # noqa: ANN001
+    stats = _crash_run(tmp_path, fake_server, seed=10, n_kills=4)
+    assert stats["killed"] >= 3, stats  # the plan really interrupted the pipeline
+
+
+@pytest.mark.slow
+def test_kill9_at_24_seeded_points_across_all_stages(tmp_path: Path, fake_server) -> None:  # noqa: ANN001
+    stats = _crash_run(tmp_path, fake_server, seed=2026, n_kills=24, chains=4)
+    assert stats["killed"] >= 20, stats
