@@ -204,6 +204,7 @@ def synthesize(
     tasks: str | None = typer.Option(None, help="Only these task types, comma-separated (default: all nine)."),
     seed: int = typer.Option(0, help="Same inputs + settings + seed -> byte-identical samples.jsonl."),
     near_ratio: float = typer.Option(0.3, help="Share of distractor tokens from the evidence's own document."),
+    depth: float | None = typer.Option(None, help="Evidence position, 0 (top) to 1 (bottom); default random."),
     llm: bool = typer.Option(False, "--llm", help="Use the LLM constructors (prompts/synth_<type>.md) instead."),
     base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint for --llm (default: local SmolLM2)."),
     model: str | None = typer.Option(None, help="Model name for --llm."),
@@ -215,7 +216,7 @@ def synthesize(
     cfg = SynthConfig(
         per_type=per_type, buckets=[b for b in buckets.split(",") if b.strip()], seed=seed,
         tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None, near_ratio=near_ratio,
-        llm=llm, base_url=base_url, model=model, shard=shard,
+        depth=depth, llm=llm, base_url=base_url, model=model, shard=shard,
     )
     summary = run_synthesize(in_dir, out, cfg, taxonomy_path=taxonomy)
     echo(summary.table)

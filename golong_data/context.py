@@ -478,6 +478,8 @@ def render(lib: Library, order: list[Piece], evidence: list[Piece]) -> Context:
 def evidence_stats(ctx: Context, lib: Library) -> dict[str, Any]:
     """Where the evidence sits: depth (0 = start, 1 = end, in tokens), spread, how many documents."""
     total = max(ctx.n_tokens, 1)
+    ev = set(ctx.evidence_index)
+    ev_docs = {ctx.pieces[i].doc_id for i in ev}
     starts = [ctx.piece_tokens_before[i] for i in ctx.evidence_index]
     ends = [ctx.piece_tokens_before[i] + lib.piece_cost(ctx.pieces[i], ctx.headings[i]) for i in ctx.evidence_index]
     if not starts:
@@ -489,4 +491,7 @@ def evidence_stats(ctx: Context, lib: Library) -> dict[str, Any]:
         "n_pieces": len(ctx.pieces),
         "n_evidence_pieces": len(ctx.evidence_index),
         "n_evidence_docs": len({ctx.pieces[i].doc_id for i in ctx.evidence_index}),
+        # near distractors: other pieces of the evidence documents; far: pieces of other documents
+        "n_near": sum(1 for i, p in enumerate(ctx.pieces) if i not in ev and p.doc_id in ev_docs),
+        "n_far": sum(1 for p in ctx.pieces if p.doc_id not in ev_docs),
     }

@@ -89,7 +89,10 @@ def _stage_dedup(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
         raise _missing("dedup", e) from e
     params = inspect.signature(run_dedup).parameters
     _check_kwargs("dedup", run_dedup, cfg.dedup, set(list(params)[:2]))
-    res = run_dedup(inp[0], out, **cfg.dedup)
+    opts = dict(cfg.dedup)
+    if "against" in opts:  # benchmark files to decontaminate against, relative to the config
+        opts["against"] = [cfg.resolve(p) for p in opts["against"]]
+    res = run_dedup(inp[0], out, **opts)
     return str(getattr(res, "line", res))
 
 
@@ -112,17 +115,24 @@ def _stage_synthesize(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
 
 
 def _stage_verify(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
+    from dataclasses import replace
+
     from golong_data.verify import run_verify
 
-    return run_verify(inp[0], out, cfg.verify, seed=cfg.seed).line
+    v = cfg.verify
+    v = replace(v, documents=str(cfg.resolve(v.documents)) if v.documents else None,
+                cache_path=str(cfg.resolve(v.cache_path)) if v.cache_path else None)
+    return run_verify(inp[0], out, v, seed=cfg.seed).line
 
 
 def _stage_export(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
+    from dataclasses import replace
+
     from golong_data.export import run_export
 
     ex = cfg.export
-    ex_resolved = type(ex)(**{**ex.__dict__, "imports": [str(cfg.resolve(p)) for p in ex.imports],
-                              "taxonomy": str(cfg.resolve(ex.taxonomy)) if ex.taxonomy else None})
+    ex_resolved = replace(ex, imports=[str(cfg.resolve(p)) for p in ex.imports],
+                          taxonomy=str(cfg.resolve(ex.taxonomy)) if ex.taxonomy else None)
     command = f"golong-data run {cfg.config_path}"
     return run_export(inp[0], out, ex_resolved, seed=cfg.seed, command=command, config_text=cfg.source).line
 

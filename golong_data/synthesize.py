@@ -56,6 +56,7 @@ class SynthConfig:
     tasks: list[str] | None = None  # None: all nine
     near_ratio: float = 0.3  # share of the distractor tokens taken from the evidence documents themselves
     spread_prob: float = 0.3  # chance that several evidence pieces are scattered instead of kept together
+    depth: float | None = None  # where the evidence starts (0 = top, 1 = bottom); None: uniform per sample
     tolerance: float = 0.02  # a context's total tokens lie within +-tolerance of its bucket
     attempts_per_sample: int = 4  # give up on a (type, bucket) after per_type * this many attempts
     llm: bool = False
@@ -169,7 +170,7 @@ class Synthesizer:
         budget = target - content_overhead
         spread = plan.spread_ok and len(evidence) > 1 and rng.random() < self.cfg.spread_prob
         ctx = assemble(self.lib, evidence, budget, rng, max_piece=self.max_piece(bucket_tokens), forbid=plan.forbid,
-                       near_ratio=self.cfg.near_ratio, spread=spread, tolerance=tol,
+                       near_ratio=self.cfg.near_ratio, spread=spread, tolerance=tol, depth=self.cfg.depth,
                        exclude_docs=[doc.id] if plan.exclude_doc else [])
         if isinstance(ctx, str):
             return Built(None, ctx, f"{task}/{bucket} {plan.constructor}")

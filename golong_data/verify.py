@@ -169,7 +169,8 @@ class _Solver:
                 r = results[i]
                 i += 1
                 errors.append(None if r.ok else (r.error or "error"))
-                rewards.append(float(score_sample(s, r.text or "", profile="golongrl")) if r.ok else 0.0)
+                # A truncated completion ("length") is still the model's answer and is scored as such.
+                rewards.append(float(score_sample(s, r.text, profile="golongrl")) if r.text else 0.0)
             out.append((rewards, errors, prompt_sha([*self.system, *msgs])))
         return out
 
@@ -294,7 +295,7 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                 if ok:
                     passed(s, check, {**rec, **ev})
                     nxt.append(s)
-                elif all(errors) and errors:
+                elif errors and all(e not in (None, "length") for e in errors):
                     fail(s, check, "solver_error", {**rec, **ev})
                 else:
                     fail(s, check, reason, {**rec, **ev})

@@ -37,6 +37,7 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     state = tmp_path_factory.mktemp("local-llm")
     try:
         srv, _ = local_server.start(state_dir=state)
+        local_server.register_user(state)  # the server's watchdog ends it if this test process dies
     except GolongError as e:
         _SKIPPED.append(f"the server could not start: {e}")
         pytest.skip(f"local LLM could not start: {e}")

@@ -121,7 +121,8 @@ def _documents(path: Path, fmt: str, convs: list[tuple[str, Any]]) -> list[Docum
             continue
         # chitchat chats carry their topic as "prompt": a better title than a UUID
         title = str(conv.get("title") or conv.get("prompt") or conv.get("id") or key) if isinstance(conv, dict) else key
-        out.append(build_document("dialogue", title, path, fmt, turns, sep="\n", source_extra={"conversation": key}))
+        extra = {"conversation": key}
+        out.append(build_document("dialogue", title, path, fmt, turns, sep="\n", source_extra=extra, sha256=digest))
     return out
 
 

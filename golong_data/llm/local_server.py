@@ -30,6 +30,7 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PID_FILE = "local-llm.json"
 LOG_FILE = "local-llm.log"
 N_CTX = 8192  # the model's trained context
+ORPHAN_GRACE_S = 30.0  # an auto-started server with no live user for this long exits by itself
 SETUP_HINT = "run `make local-llm` (bash scripts/setup_local_llm.sh .venv/bin/python), or pass --base-url/--model"
 
 
@@ -95,7 +96,7 @@ def _is_our_server(pid: int) -> bool:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\x00", b" ")
     except OSError:
         return _alive(pid)  # no /proc (macOS): trust the pid file
-    return b"llama_cpp.server" in cmd
+    return b"llama_cpp.server" in cmd or b"golong_data.llm.local_server" in cmd
 
 
 def _models_ok(base_url: str, timeout: float = 2.0) -> bool:
@@ -161,7 +162,9 @@ def start(state_dir: Path | None = None, port: int | None = None, wait_s: float 
         port = port or _free_port()
         log_path = state_dir / LOG_FILE
         cmd = [
-            sys.executable, "-m", "llama_cpp.server",
+            # Through this module's __main__: llama_cpp.server plus a watchdog that ends an auto-started server
+            # whose users all died (a killed run must not leave 650 MB behind).
+            sys.executable, "-m", "golong_data.llm.local_server", str(state_dir), str(ORPHAN_GRACE_S),
             "--model", str(model_path()),
             "--model_alias", LOCAL_MODEL,
             "--host", "127.0.0.1",
@@ -251,3 +254,30 @@ def release_if_last(state_dir: Path | None = None) -> bool:
     if others or owner != "auto":
         return False
     return stop(state_dir)
+
+
+def _watchdog(state_dir: Path, grace_s: float) -> None:
+    """In the server process: exit once an auto-owned server has had no live user for grace_s seconds."""
+    idle_since = time.monotonic()
+    while True:
+        time.sleep(1.0)
+        try:
+            owner = json.loads((state_dir / PID_FILE).read_text()).get("owner", "auto")
+        except (OSError, ValueError):
+            owner = "auto"  # not written yet (starting up) or removed (stopping): the grace covers both
+        d = _users_dir(state_dir)
+        users = [f for f in d.glob("*") if f.name.isdigit() and _alive(int(f.name))] if d.exists() else []
+        if owner != "auto" or users:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > grace_s:
+            os._exit(0)
+
+
+if __name__ == "__main__":  # python -m golong_data.llm.local_server STATE_DIR GRACE_S <llama_cpp.server args>
+    import runpy
+    import threading
+
+    _state, _grace = Path(sys.argv[1]), float(sys.argv[2])
+    threading.Thread(target=_watchdog, args=(_state, _grace), daemon=True).start()
+    sys.argv = ["llama_cpp.server", *sys.argv[3:]]
+    runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)

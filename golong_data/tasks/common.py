@@ -81,8 +81,9 @@ def fmt_rows(rows: list[list[Any]]) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------- text helpers
-_SENT = re.compile(r"[^.!?\n]*[.!?]")
-_TERM = re.compile(r"(?<![\w'’-])[A-Z][a-zA-Z]{2,}(?![\w'’-])")
+_SENT_END = re.compile(r"[.!?]+[\"'’”)\]]*(?=\s|$)")
+_WORD = re.compile(r"\w+")
+_TERM_WORD = re.compile(r"[A-Z][a-zA-Z]{2,}")
 
 
 def word_re(term: str) -> re.Pattern[str]:
@@ -102,45 +103,70 @@ def _quotable(s: str, min_len: int, max_len: int, min_words: int) -> bool:
 def quotes(
     body: str, base: int, min_len: int = 40, max_len: int = 200, min_words: int = 6
 ) -> list[tuple[int, int, str]]:
-    """Sentences (or whole short lines) of one line each, as (doc_start, doc_end, text) with text == doc slice."""
+    """Sentences of one line each (or, for chat turns and PDF lines without any, whole short lines), as
+    (doc_start, doc_end, text) with text == the document's slice. Linear in the body's length."""
     out: list[tuple[int, int, str]] = []
-    for m in _SENT.finditer(body):
-        s = m.group(0)
-        lead = len(s) - len(s.lstrip())
-        s = s.strip()
-        if _quotable(s, min_len, max_len, min_words):
-            a = base + m.start() + lead
-            out.append((a, a + len(s), s))
-    if not out:  # chat turns and PDF lines: fall back to whole lines
-        pos = 0
-        for line in body.split("\n"):
+    lines: list[tuple[int, str]] = []
+    pos = 0
+    for line in body.split("\n"):
+        lines.append((pos, line))
+        pos += len(line) + 1
+    for off, line in lines:
+        start = 0
+        for m in _SENT_END.finditer(line):
+            seg = line[start : m.end()]
+            s = seg.strip()
+            if _quotable(s, min_len, max_len, min_words):
+                a = base + off + start + seg.index(s)
+                out.append((a, a + len(s), s))
+            start = m.end()
+    if not out:
+        for off, line in lines:
             s = line.strip()
             if _quotable(s, min_len, max_len, min_words):
-                a = base + pos + line.index(s)
+                a = base + off + line.index(s)
                 out.append((a, a + len(s), s))
-            pos += len(line) + 1
     return out
 
 
-def unique_quotes(focus: Focus, i: int, **kw: Any) -> list[tuple[int, int, str]]:
-    """Quotes from piece i that occur exactly once in the whole document (the distractor filter does the rest)."""
+def unique_quotes(
+    focus: Focus, i: int, rng: random.Random | None = None, need: int | None = None, **kw: Any
+) -> list[tuple[int, int, str]]:
+    """Quotes from piece i that occur exactly once in the whole document (the distractor filter does the rest).
+
+    With rng and need: the first `need` such quotes in a seeded random order (checking uniqueness scans the
+    whole document, so only as many candidates are checked as are needed)."""
     p = focus.pieces[i]
     text = focus.doc.text
-    return [q for q in quotes(focus.body(i), p.start, **kw) if text.count(q[2]) == 1]
+    cands = quotes(focus.body(i), p.start, **kw)
+    if rng is not None:
+        rng.shuffle(cands)
+    out = []
+    for q in cands:
+        if text.count(q[2]) == 1:
+            out.append(q)
+            if need is not None and len(out) >= need:
+                break
+    return out
 
 
 def proper_terms(bodies: Sequence[str], headings: Sequence[str]) -> dict[str, list[int]]:
     """Capitalised words never written in lower case in these texts (names, places, package names), with their
-    whole-word count per body; words in any heading are left out so a heading never answers a count."""
-    joined = "\n".join(bodies)
-    lower = set(re.findall(r"\b[a-z][a-zA-Z]*\b", joined))
+    whole-word count per body; words in any heading are left out so a heading never answers a count.
+
+    One pass per body: a whole-word occurrence of a word made of letters is exactly a maximal run of word
+    characters equal to it, so counting the runs counts every candidate at once."""
+    per = [Counter(_WORD.findall(b)) for b in bodies]
+    total: Counter[str] = Counter()
+    for c in per:
+        total.update(c)
+    lower = {w for w in total if w[:1].islower()}
     head = " ".join(headings)
     counts: dict[str, list[int]] = {}
-    cands = Counter(_TERM.findall(joined))
-    for t in sorted(cands):
-        if t.lower() in lower or t in head or t.isupper():
+    for t in sorted(total):
+        if not _TERM_WORD.fullmatch(t) or t.lower() in lower or t in head or t.isupper():
             continue
-        counts[t] = [count_word(t, b) for b in bodies]
+        counts[t] = [c[t] for c in per]
     return counts
 
 

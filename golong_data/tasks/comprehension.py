@@ -27,21 +27,21 @@ def passage_origin(focus: Focus, rng: random.Random) -> Plan | str:
     if not fits:
         return "evidence_exceeds_bucket"
     t = rng.choice(fits)
-    right = unique_quotes(focus, t)
+    right = unique_quotes(focus, t, rng, need=1)
     if not right:
         return "no_unique_quote"
     others = [i for i in range(n) if i != t]
     rng.shuffle(others)
     wrong: list[tuple[int, int, str]] = []
     for i in others:
-        qs = unique_quotes(focus, i)
+        qs = unique_quotes(focus, i, rng, need=1)
         if qs:
-            wrong.append(rng.choice(qs))
+            wrong.append(qs[0])
         if len(wrong) == 3:
             break
     if len(wrong) < 3:
         return "no_unique_quote"
-    good = rng.choice(right)
+    good = right[0]
     options = [good, *wrong]
     rng.shuffle(options)
     letter = LETTERS[options.index(good)]

@@ -25,10 +25,10 @@ def quote_heading(focus: Focus, rng: random.Random) -> Plan | str:
     if not fits:
         return "evidence_exceeds_bucket"
     i = rng.choice(fits)
-    qs = unique_quotes(focus, i)
+    qs = unique_quotes(focus, i, rng, need=1)
     if not qs:
         return "no_unique_quote"
-    a, b, q = rng.choice(qs)
+    a, b, q = qs[0]
     p = focus.pieces[i]
     question = (
         f'Which section of the documents above contains the following sentence?\n\nSentence: "{q}"\n\n'
@@ -41,8 +41,13 @@ def quote_heading(focus: Focus, rng: random.Random) -> Plan | str:
 def _turn_plan(focus: Focus, rng: random.Random, field_name: str) -> Plan | str:
     doc = focus.doc
     turns = [s for s in doc.sections if s.kind == "turn" and s.meta.get(field_name)]
-    if not turns or len(focus.pieces) != 1 or focus.cost[0] > focus.ev_budget:
-        return "no_usable_turn" if not turns else "evidence_exceeds_bucket"
+    if not turns:
+        return f"no_{field_name}_in_meta"
+    if len(focus.pieces) != 1 or focus.cost[0] > focus.ev_budget:
+        return "evidence_exceeds_bucket"
+    if not any(str(s.meta[field_name]) in doc.text for s in turns):
+        # e.g. chat transcripts rendered as "speaker: text" carry timestamps only in metadata
+        return f"{field_name}_not_in_text"
     p = focus.pieces[0]
     order = list(range(len(doc.sections)))
     rng.shuffle(order)

@@ -22,7 +22,8 @@ def passage_order(focus: Focus, rng: random.Random) -> Plan | str:
     if run is None:
         return "evidence_exceeds_bucket"
     short = focus.doc.kind == "dialogue"
-    pool = [q for i in run for q in unique_quotes(focus, i, **({"min_len": 20, "min_words": 4} if short else {}))]
+    kw = {"min_len": 20, "min_words": 4} if short else {}
+    pool = [q for i in run for q in unique_quotes(focus, i, rng, need=7, **kw)]
     k = min(len(pool), rng.randint(4, 7))
     if k < 4:
         return "no_unique_quote"

@@ -21,7 +21,7 @@ def quote_sections(focus: Focus, rng: random.Random) -> Plan | str:
     run = pick_run(focus, rng, 2, 5)
     if run is None:
         return "too_few_sections"
-    per = {i: unique_quotes(focus, i) for i in run}
+    per = {i: unique_quotes(focus, i, rng, need=6) for i in run}
     have = [i for i in run if per[i]]
     if len(have) < 2:
         return "no_unique_quote"

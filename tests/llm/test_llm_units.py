@@ -256,3 +256,27 @@ def test_an_auto_started_server_is_stopped_by_its_last_live_user(tmp_path: Path)
         for p in (fake, other):
             p.kill()
             p.wait()
+
+
+def test_the_watchdog_ends_an_auto_server_once_its_users_are_dead(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    # The watchdog runs inside the server process; here it runs alone in a child, watching tmp_path.
+    user = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    (tmp_path / "local-llm.users").mkdir()
+    (tmp_path / "local-llm.users" / str(user.pid)).touch()
+    watch = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path; "
+                              "from golong_data.llm.local_server import _watchdog; _watchdog(Path(sys.argv[1]), 1.0)",
+                              str(tmp_path)])
+    try:
+        time.sleep(3.0)
+        assert watch.poll() is None  # a live user: keeps serving
+        user.kill()
+        user.wait()
+        assert watch.wait(timeout=15) == 0  # the user died (kill -9 leaves its file): ends by itself
+    finally:
+        for p in (user, watch):
+            p.kill()
+            p.wait()

