@@ -253,7 +253,10 @@ def run_dedup(
         offsets: dict[str, int] = {}
         sources: list[str] = []
         for off, d in tqdm(_line_offsets(docs_path), desc="dedup: documents", unit="doc", leave=False):
-            text = d.get("text", "")
+            if not isinstance(d.get("id"), str) or not isinstance(d.get("text"), str):
+                raise GolongError(f"{docs_path}: a record at byte {off} has no string id/text",
+                                  "documents.jsonl must hold Document records (golong-data ingest writes them)")
+            text = d["text"]
             ws = words(text)
             docs.add(d["id"], len(text), ws, exact_key(ws, text), hasher)
             offsets.setdefault(d["id"], off)

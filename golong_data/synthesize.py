@@ -168,7 +168,8 @@ class Synthesizer:
         content_overhead = self.overhead(plan.question, spec.answer_format)
         target, tol = self.budget(bucket_tokens)
         budget = target - content_overhead
-        spread = plan.spread_ok and len(evidence) > 1 and rng.random() < self.cfg.spread_prob
+        # A fixed --depth keeps the evidence together at that depth; otherwise it is sometimes scattered.
+        spread = self.cfg.depth is None and plan.spread_ok and len(evidence) > 1 and rng.random() < self.cfg.spread_prob
         ctx = assemble(self.lib, evidence, budget, rng, max_piece=self.max_piece(bucket_tokens), forbid=plan.forbid,
                        near_ratio=self.cfg.near_ratio, spread=spread, tolerance=tol, depth=self.cfg.depth,
                        exclude_docs=[doc.id] if plan.exclude_doc else [])

@@ -47,6 +47,16 @@ def test_run_skips_what_is_up_to_date_and_reruns_only_what_a_change_reaches(tmp_
     assert rows and (tmp_path / "work" / "export" / "README.md").exists()
     assert str(tmp_path / "work" / "export" / "README.md") in r.line
     first = (tmp_path / "work" / "export" / "train.parquet").read_bytes()
+    # every exported row of the real pipeline, answered with its gold after <think>...</think>, earns the reward
+    from golong_data.records import iter_jsonl
+    from golong_data.rewards import compute_score
+
+    gold = {o["id"]: o["answer"] for o in iter_jsonl(tmp_path / "work" / "verify" / "verified.jsonl")}
+    for row in rows:
+        ei = row["extra_info"]
+        got = compute_score(row["data_source"], "<think>\nchecked\n</think>\n" + gold[ei["sample_id"]],
+                            row["reward_model"]["ground_truth"], ei)
+        assert got >= (0.8 if ei["task_type"] == "summarization" else 1.0), (ei["task_type"], got)
 
     # nothing changed: nothing runs
     assert run_pipeline(cfg).ran == []

@@ -558,7 +558,7 @@ def run_batch(requests: list[LLMRequest], cfg: LLMConfig, stage: str = "llm", de
         if left:
             raise BudgetExceeded(
                 f"{stage}: --max-cost ${cfg.max_cost:.4f} reached after ${batch.tally.spent:.4f}; "
-                f"{n - left} of {n} items done and cached, {left} not started",
+                f"{n - left} of {n} items done and cached, {left} not finished",
                 "rerun with a higher --max-cost to resume: cached calls are free",
             )
         return [r for r in results if r is not None]

@@ -180,3 +180,30 @@ def test_fast_char_counts_match_a_naive_reference() -> None:
     texts.append("ab\x00 \u2761\u2665 \u00e9\u00a0x\x1f\ufffd\ue000 1\u3000\u4e2d")
     for t in texts:
         assert quality._char_counts(t) == naive(t)
+
+
+def test_garbage_page_inside_a_good_paper_is_dropped_and_listed(tmp_path: Path) -> None:
+    mixed = pymupdf.open(RCPP)
+    mixed.insert_pdf(pymupdf.open(PAPERS / "lme4__PLSvGLS.pdf"), from_page=1, to_page=1)  # one soup page, 9th
+    p = tmp_path / "mixed.pdf"
+    mixed.save(p)
+    doc = pdf.read_pdf(p)
+    assert [s.title for s in doc.sections] == [f"page {i}" for i in range(1, 9)]
+    assert [d["page"] for d in doc.quality["dropped_pages"]] == [9]
+    assert doc.quality["dropped_pages"][0]["reason"].startswith("symbol share")
+    assert "\u2761" not in doc.text
+
+
+def test_garbage_page_is_ledgered_by_the_stage(tmp_path: Path) -> None:
+    from golong_data.ingest import run_ingest
+    from golong_data.records import Rejection, read_records
+
+    mixed = pymupdf.open(RCPP)
+    mixed.insert_pdf(pymupdf.open(PAPERS / "lme4__PLSvGLS.pdf"), from_page=1, to_page=1)
+    (tmp_path / "in").mkdir()
+    mixed.save(tmp_path / "in" / "mixed.pdf")
+    summary = run_ingest([tmp_path / "in"], tmp_path / "out", workers=1)
+    rej = list(read_records(tmp_path / "out" / "rejected.jsonl", Rejection))
+    assert summary.ingested == 1 and [(r.source.rsplit("#", 1)[1], r.reason) for r in rej] == [
+        ("page=9", "pdf_garbage_page")
+    ]
