@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0  # pinned first: the CPU wheel; unpinned pip would fetch a multi-GB CUDA build
-	$(PY) -m pip install -q -e '.[dev,card,train]'
+	$(PY) -m pip install -q -e '.[dev,card,train,ray]'
 	$(PY) -m golong_data.tokens --fetch
 	touch $@
 

@@ -8,6 +8,7 @@ stage dropped and why, and the exact command and config. No wall-clock times: re
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,14 @@ def rejection_ledger(stage_dirs: list[Path]) -> dict[tuple[str, str], int]:
                     r = json.loads(line)
                     counts[(str(r.get("stage", d.name)), str(r.get("reason", "?")))] += 1
     return dict(counts)
+
+
+def bucket_order(bucket: str) -> tuple[int, str]:
+    """'2k' < '16k' < '128k' < anything unsized ('imported'): buckets read smallest first."""
+    m = re.fullmatch(r"(\d+)([kK]?)", bucket)
+    if not m:
+        return (1 << 62, bucket)
+    return (int(m.group(1)) * (1024 if m.group(2) else 1), bucket)
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
@@ -166,7 +175,7 @@ def render_card(
     bands = ["hard", "medium", "easy", "unrated"]
     rows = []
     for t in tasks:
-        buckets = sorted({b for (tt, b, _) in cells if tt == t})
+        buckets = sorted({b for (tt, b, _) in cells if tt == t}, key=bucket_order)
         for b in buckets:
             row = [t, b] + [cells.get((t, b, k), 0) for k in bands]
             rows.append(row + [sum(row[2:])])

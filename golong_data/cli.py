@@ -200,6 +200,7 @@ def synthesize(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes samples.jsonl + rejected.jsonl."),
     taxonomy: Path | None = typer.Option(None, help="Task taxonomy YAML (default: the repository's taxonomy.yaml)."),
     per_type: int = typer.Option(20, help="Samples per task type per bucket."),
+    total: int | None = typer.Option(None, help="Instead of --per-type: N samples split by the taxonomy's shares."),
     buckets: str = typer.Option("8k,16k,32k,64k,128k", help="Context lengths in Qwen tokens (k = 1024)."),
     tasks: str | None = typer.Option(None, help="Only these task types, comma-separated (default: all nine)."),
     seed: int = typer.Option(0, help="Same inputs + settings + seed -> byte-identical samples.jsonl."),
@@ -214,7 +215,7 @@ def synthesize(
     from golong_data.synthesize import SynthConfig, run_synthesize
 
     cfg = SynthConfig(
-        per_type=per_type, buckets=[b for b in buckets.split(",") if b.strip()], seed=seed,
+        per_type=per_type, total=total, buckets=[b for b in buckets.split(",") if b.strip()], seed=seed,
         tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None, near_ratio=near_ratio,
         depth=depth, llm=llm, base_url=base_url, model=model, shard=shard,
     )
@@ -349,6 +350,77 @@ def train(
     s = train_trl(cfg, echo=echo)
     echo(f"train: {s['global_step']} steps in {s['train_seconds']:.0f}s ({cfg.algo}); "
          f"model in {s['output_dir']}/final, metrics in {s['output_dir']}/metrics.jsonl")
+
+
+# ---------------------------------------------------------------- shards (issue 11)
+def _executor(executor: str, workers: int | None, ray_address: str | None) -> Any:
+    from golong_data.executor import get_executor
+
+    return get_executor(executor, workers=workers, address=ray_address)
+
+
+_EXECUTOR_HELP = "Where shard tasks run: local (a process pool here) or ray (a Ray cluster; pip install " \
+    "'golong-data[ray]')."
+
+
+@app.command()
+@handle_errors
+def merge(
+    stage: str = typer.Argument(..., help="The sharded stage: ingest or chunk."),
+    shard_dirs: list[Path] = typer.Argument(..., help="The --out directories of the `--shard i/N` runs, all N."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory: the files one unsharded run writes."),
+    corpus: list[Path] = typer.Option([], "--corpus", help="ingest: the corpus paths the shards were given "
+                                      "(their file order is the output order); repeatable."),
+    order_from: Path | None = typer.Option(None, "--order-from", help="chunk: the documents.jsonl (or its dir) "
+                                           "the shards read (default: named in their manifests)."),
+) -> None:
+    """Merge the outputs of `--shard i/N` runs into the bytes of one unsharded run."""
+    from golong_data.shards import merge_shards
+
+    echo(merge_shards(stage, shard_dirs, out, corpus=corpus, order_from=order_from))
+
+
+@app.command("dedup-shards")
+@handle_errors
+def dedup_shards(
+    shard_dirs: list[Path] = typer.Argument(..., help="The --out directories of `chunk --shard i/N`, all N."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory: what `dedup` writes for the merged chunks."),
+    threshold: float = typer.Option(0.8, help="Jaccard similarity (MinHash estimate) of near duplicates."),
+    num_perm: int = typer.Option(128, help="MinHash permutations."),
+    ngram: int = typer.Option(5, help="Words per shingle."),
+    against: list[Path] = typer.Option([], help="Benchmark file to decontaminate against; repeatable."),
+    contam_ngram: int = typer.Option(13, help="Benchmark n-gram length."),
+    order_from: Path | None = typer.Option(None, "--order-from", help="The documents.jsonl the chunk shards read."),
+    executor: str = typer.Option("local", help=_EXECUTOR_HELP),
+    workers: int | None = typer.Option(None, min=1, help="Parallel shard tasks (local) or CPUs of a local Ray."),
+    ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
+) -> None:
+    """Near-duplicate removal across chunk shards: per-shard MinHash signatures, then one clustering pass."""
+    from golong_data.dedup_shards import run_dedup_shards
+
+    echo(run_dedup_shards(shard_dirs, out, threshold, num_perm, ngram, against, contam_ngram, order_from,
+                          executor=_executor(executor, workers, ray_address)))
+
+
+@app.command()
+@handle_errors
+def shards(
+    paths: list[Path] = typer.Argument(..., help="Corpus files or directories (as for ingest)."),
+    work: Path = typer.Option(..., "--work", "-w", help="Work directory: ingest/, chunk/, dedup/ + shard outputs."),
+    n: int = typer.Option(4, "--shards", "-n", min=1, help="Shards per stage (tasks; more than workers is fine)."),
+    max_tokens: int = typer.Option(..., "--max-tokens", help="Most tokens per chunk."),
+    threshold: float = typer.Option(0.8, help="Dedup: Jaccard similarity of near duplicates."),
+    executor: str = typer.Option("local", help=_EXECUTOR_HELP),
+    workers: int | None = typer.Option(None, min=1, help="Parallel shard tasks (local) or CPUs of a local Ray."),
+    ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
+) -> None:
+    """ingest -> chunk -> dedup as shard tasks on a process pool or Ray; the same bytes as the single stages."""
+    from golong_data.executor import run_sharded
+
+    result = run_sharded(paths, work, n, max_tokens, _executor(executor, workers, ray_address), threshold=threshold)
+    for line in result.lines:
+        echo(line)
+    echo(f"next: golong-data synthesize --in {result.dedup_dir} --out {work / 'synthesize'}")
 
 
 def main() -> None:  # console-script entry point

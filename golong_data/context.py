@@ -63,10 +63,6 @@ class Context:
     n_tokens: int  # additive count of `text`
     evidence_index: list[int]  # positions in `pieces` of the evidence pieces
     piece_tokens_before: list[int] = field(default_factory=list)  # tokens of `text` before each piece
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    def body(self, i: int, lib: Library) -> str:
-        return lib.body(self.pieces[i])
 
     def locate(self, doc_id: str, start: int, end: int) -> tuple[int, int] | None:
         """Where doc.text[start:end] sits in the rendered context (None when not shown)."""

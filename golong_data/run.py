@@ -159,8 +159,9 @@ def stale_reason(stage_dir: Path, inputs: list[Path], settings: dict[str, Any]) 
         return "no run record"
     if rec.get("settings") != settings:
         return "settings changed"
-    if rec.get("inputs") != input_fingerprint(inputs):
-        return "inputs changed"
+    now = input_fingerprint(inputs)
+    if rec.get("inputs") != now:
+        return "inputs changed: " + _diff(rec.get("inputs") or [], now)
     if not is_up_to_date(stage_dir, [Path(i["path"]) for i in m.get("inputs", [])], m.get("config")):
         return "outputs or recorded inputs changed"
     return None
@@ -198,6 +199,17 @@ def run_pipeline(config_path: Path | str, force: list[str] | None = None) -> Run
             result.lines.append(line)
         prev, watched = [out], stage_outputs(out)
     return result
+
+
+def _diff(before: list[dict[str, str]], after: list[dict[str, str]]) -> str:
+    """'2 new, 1 modified (e.g. corpus/a.pdf)': what made a stage stale, for the log."""
+    b = {d["path"]: d["sha256"] for d in before}
+    a = {d["path"]: d["sha256"] for d in after}
+    new, gone = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+    mod = sorted(p for p in set(a) & set(b) if a[p] != b[p])
+    parts = [f"{len(x)} {w}" for x, w in ((new, "new"), (gone, "removed"), (mod, "modified")) if x]
+    example = (new or mod or gone or [""])[0]
+    return ", ".join(parts) + (f" (e.g. {example})" if example else "")
 
 
 def stage_outputs(stage_dir: Path) -> list[Path]:

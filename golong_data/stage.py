@@ -62,7 +62,14 @@ def input_fingerprint(paths: list[Path]) -> list[dict[str, str]]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")))
+            # Hidden files and folders (.cache/, .git/, editor temp files) are not inputs.
+            files.extend(
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                )
+            )
         elif p.is_file():
             files.append(p)
     return [{"path": str(f), "sha256": sha256_file(f)} for f in files]

@@ -51,6 +51,7 @@ def parse_bucket(spec: str) -> int:
 @dataclass
 class SynthConfig:
     per_type: int = 20  # samples per task type per bucket
+    total: int | None = None  # instead of per_type: this many samples, split by the taxonomy's shares and buckets
     buckets: list[str] = field(default_factory=lambda: list(DEFAULT_BUCKETS))
     seed: int = 0
     tasks: list[str] | None = None  # None: all nine
@@ -195,7 +196,7 @@ class Synthesizer:
             generator=generator,
             answer=plan.answer,
             meta={"question": plan.question, "constructor": plan.constructor, "focus_doc": doc.id,
-                  "focus_kind": doc.kind, "spread": spread, **stats, **plan.meta},
+                  "focus_kind": doc.kind, "scattered": spread, **stats, **plan.meta},
         )
         return Built(sample)
 
@@ -227,8 +228,8 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
     for t in tasks:
         get_builder(t)
         tax.task(t)
-    if cfg.per_type < 0:
-        raise ConfigError(f"--per-type {cfg.per_type} is negative", "give a count >= 0")
+    if cfg.per_type < 0 or (cfg.total is not None and cfg.total < 0):
+        raise ConfigError("--per-type / --total must not be negative", "give a count >= 0")
     buckets = [(b.strip().lower(), parse_bucket(b)) for b in cfg.buckets if b.strip()]
     if not buckets:
         raise ConfigError("no buckets given", "e.g. --buckets 8k,16k,32k")
@@ -249,16 +250,17 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
     with StageRun(STAGE, out_dir, inputs=inputs, config=config) as run:
         out = run.writer("samples.jsonl")
         for task in tasks:
-            bar = tqdm(total=cfg.per_type * len(buckets), desc=f"{task:<22}", unit="sample", file=sys.stderr,
+            quota = quota_for(cfg, tax, task, len(buckets))
+            bar = tqdm(total=quota * len(buckets), desc=f"{task:<22}", unit="sample", file=sys.stderr,
                        disable=None, leave=False)
             for bucket, btok in buckets:
                 rej = rejected.setdefault((task, bucket), Counter())
                 if cfg.llm:
                     from golong_data.tasks.llm import run_llm_bucket
 
-                    results = run_llm_bucket(syn, task, bucket, btok, docs, shard)
+                    results = run_llm_bucket(syn, task, bucket, btok, docs, shard, quota)
                 else:
-                    results = program_bucket(syn, task, bucket, btok, docs, shard)
+                    results = program_bucket(syn, task, bucket, btok, docs, shard, quota)
                 attempts += len(results)
                 for src, built in results:
                     if built.sample is not None:
@@ -278,29 +280,53 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
     return summary
 
 
+def quota_for(cfg: SynthConfig, tax: Any, task: str, n_buckets: int) -> int:
+    """Samples of `task` per bucket: --per-type, or the task's taxonomy share of --total spread over the buckets."""
+    if cfg.total is None:
+        return cfg.per_type
+    return round(tax.task(task).share * cfg.total / max(n_buckets, 1))
+
+
+# Failures that depend on the document alone, not on the attempt's random choices: retrying that document
+# with that constructor can only fail the same way, so it is ledgered once and not drawn again.
+DOC_LEVEL_REASONS = {
+    "no_abstract", "too_few_sections", "timestamp_not_in_text", "speaker_not_in_text", "no_timestamp_in_meta",
+    "no_speaker_in_meta", "speaker_or_time_not_in_text", "single_speaker",
+}
+
+
 def program_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: list[Document],
-                   shard: tuple[int, int] | None) -> list[tuple[str, Built]]:
-    """Up to per_type samples of one type in one bucket from the program constructors, with every failure."""
+                   shard: tuple[int, int] | None, quota: int) -> list[tuple[str, Built]]:
+    """Up to `quota` samples of one type in one bucket from the program constructors, with every failure."""
     builder = get_builder(task)
     cfg = syn.cfg
     cands = [d for d in sorted(docs, key=lambda d: d.id) if builder.for_kind(d.kind) and in_shard(d.id, shard)]
     out: list[tuple[str, Built]] = []
-    if not cands or cfg.per_type == 0:
+    if not cands or quota == 0:
         return out
     cands = interleave_kinds(cands, random.Random(derive_seed(cfg.seed, task, bucket, "order")))
     seen_questions: set[str] = set()
     n_made = 0
-    for attempt in range(cfg.per_type * cfg.attempts_per_sample):
-        if n_made >= cfg.per_type:
-            break
+    dead: set[tuple[str, str]] = set()  # (doc, constructor) pairs that failed for a document-level reason
+    budget = quota * cfg.attempts_per_sample
+    attempt = -1
+    while budget > 0 and n_made < quota and attempt < 20 * quota * cfg.attempts_per_sample:
+        attempt += 1
         doc = cands[attempt % len(cands)]
         rng = random.Random(derive_seed(cfg.seed, task, bucket, attempt))
         ctor = rng.choice(builder.for_kind(doc.kind))
+        if (doc.id, ctor.name) in dead:
+            continue  # not a new candidate: its one ledger line is already written
+        budget -= 1
         focus = syn.focus(doc, task, btok)
         plan = ctor.fn(focus, rng)
         if isinstance(plan, str):
+            if plan in DOC_LEVEL_REASONS or ctor.once_per_doc:
+                dead.add((doc.id, ctor.name))
             out.append((doc.id, Built(None, plan, f"{task}/{bucket} {ctor.name}")))
             continue
+        if ctor.once_per_doc:
+            dead.add((doc.id, ctor.name))
         if plan.question in seen_questions:
             # Templated questions are near-identical by design, so only exact repeats are dropped here
             # (same document, same question); the fuzzy question filter is for LLM-written questions.

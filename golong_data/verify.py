@@ -15,6 +15,7 @@ verification block of a sample (enough to recompute the verdict, see checks.reco
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import sys
@@ -29,6 +30,7 @@ from golong_data.errors import GolongError
 from golong_data.records import Sample, iter_jsonl, read_records, stage_file
 
 LLM_CHECKS = ("reanswer", "nocontext", "robustness", "band")
+CHUNK = 512  # samples held at once; also the robustness check's pool of distractor contexts
 THINK_PREFIX = "<think>\n</think>\n"  # a perfect completion: empty reasoning, then the answer
 
 
@@ -188,7 +190,6 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
         raise GolongError(f"unknown check(s) {', '.join(bad)}", f"--checks takes some of: {', '.join(ALL_CHECKS)}")
     lo, hi = parse_band(cfg.band, cfg.k) if "band" in cfg.checks else (0, cfg.k)
     samples_path = stage_file(in_dir, "samples.jsonl")
-    samples = list(read_records(samples_path, Sample))
     tax = load_taxonomy(check_prompts=False)
     doc_len = _doc_lengths(in_dir, cfg.documents) if "gold" in cfg.checks else None
     summary = VerifySummary(out_dir)
@@ -203,108 +204,114 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
 
     with StageRun("verify", out_dir, inputs=[samples_path], config=settings) as run:
         verified = run.writer("verified.jsonl")
-        state: dict[str, dict[str, Any]] = {s.id: {"checks": {}, "skipped": dict(summary.skipped)} for s in samples}
-        active: list[Sample] = []
         seen: set[str] = set()
-        for s in samples:  # malformed or duplicate samples leave first, so every input is accounted for
-            if s.id in seen:
-                run.reject(s.id, "duplicate_id", "a sample with this id came earlier in samples.jsonl")
-                continue
-            seen.add(s.id)
-            if s.task_type not in tax.tasks:
-                run.reject(s.id, "unknown_task_type", f"{s.task_type!r} is not in {tax.path}")
-                continue
-            active.append(s)
+        solver: _Solver | None = None
 
-        def fail(s: Sample, check: str, reason: str, ev: dict[str, Any]) -> None:
-            state[s.id]["checks"][check] = {**ev, "verdict": "fail"}
+        def fail(s: Sample, check: str, reason: str, ev: dict[str, Any], state: dict[str, Any]) -> None:
+            state["checks"][check] = {**ev, "verdict": "fail"}
             run.reject(s.id, reason, json.dumps({"check": check, **ev}, sort_keys=True, ensure_ascii=False))
             table[(s.task_type, check)]["rejected"] += 1
 
-        def passed(s: Sample, check: str, ev: dict[str, Any]) -> None:
-            state[s.id]["checks"][check] = {**ev, "verdict": "pass"}
+        def passed(s: Sample, check: str, ev: dict[str, Any], state: dict[str, Any]) -> None:
+            state["checks"][check] = {**ev, "verdict": "pass"}
             table[(s.task_type, check)]["kept"] += 1
 
-        if "gold" in order:
-            nxt = []
-            for s in active:
-                mk = metric_key(tax.tasks[s.task_type].metric)
-                reward = float(score_sample(s, THINK_PREFIX + s.answer, profile="golongrl")) if s.answer else 0.0
-                spans = C.span_errors(s.evidence, doc_len)
-                ok, reason, ev = C.check_gold(reward, C.gold_threshold(mk), s.answer, spans)
-                ev["spans_checked"] = len(s.evidence) if doc_len is not None else 0
-                ev["answer_present"] = bool(s.answer.strip())
-                if ok:
-                    passed(s, "gold", ev)
-                    nxt.append(s)
-                else:
-                    fail(s, "gold", reason, ev)
-            active = nxt
+        # Chunks of CHUNK samples, each taken through every check: memory stays bounded by the chunk (64K-token
+        # prompts are ~256 KB each), while each check still sends one batch of requests per chunk.
+        records = read_records(samples_path, Sample)
+        while chunk := list(itertools.islice(records, CHUNK)):
+            state: dict[str, dict[str, Any]] = {}
+            active: list[Sample] = []
+            for s in chunk:  # malformed or duplicate samples leave first, so every input is accounted for
+                if s.id in seen:
+                    run.reject(s.id, "duplicate_id", "a sample with this id came earlier in samples.jsonl")
+                    continue
+                seen.add(s.id)
+                if s.task_type not in tax.tasks:
+                    run.reject(s.id, "unknown_task_type", f"{s.task_type!r} is not in {tax.path}")
+                    continue
+                state[s.id] = {"checks": {}, "skipped": dict(summary.skipped)}
+                active.append(s)
 
-        llm_checks = [c for c in order if c in LLM_CHECKS]
-        solver = _Solver(cfg) if llm_checks and active else None
-        for check in llm_checks:
-            if not active or solver is None:
-                break
-            base = {"model": solver.model}
-            jobs: list[tuple[Sample, list[dict[str, Any]], list[int], float]] = []
-            extra: dict[str, dict[str, Any]] = {}
-            keep_without: list[Sample] = []
+            if "gold" in order:
+                nxt = []
+                for s in active:
+                    mk = metric_key(tax.tasks[s.task_type].metric)
+                    reward = float(score_sample(s, THINK_PREFIX + s.answer, profile="golongrl")) if s.answer else 0.0
+                    spans = C.span_errors(s.evidence, doc_len)
+                    ok, reason, ev = C.check_gold(reward, C.gold_threshold(mk), s.answer, spans)
+                    ev["spans_checked"] = len(s.evidence) if doc_len is not None else 0
+                    ev["answer_present"] = bool(s.answer.strip())
+                    if ok:
+                        passed(s, "gold", ev, state[s.id])
+                        nxt.append(s)
+                    else:
+                        fail(s, "gold", reason, ev, state[s.id])
+                active = nxt
+
+            for check in (c for c in order if c in LLM_CHECKS):
+                if not active:
+                    break
+                solver = solver or _Solver(cfg)
+                jobs: list[tuple[Sample, list[dict[str, Any]], list[int], float]] = []
+                extra: dict[str, dict[str, Any]] = {}
+                keep_without: list[Sample] = []
+                for s in active:
+                    if check == "reanswer":
+                        jobs.append((s, s.prompt, [seed], 0.0))
+                    elif check == "nocontext":
+                        q = str((s.meta or {}).get("question", ""))
+                        if not q:
+                            state[s.id]["checks"][check] = {"verdict": "skipped",
+                                                            "reason": "sample has no meta.question"}
+                            keep_without.append(s)
+                            continue
+                        fmt = tax.tasks[s.task_type].answer_format
+                        jobs.append((s, [{"role": "user", "content": f"{q}\n\n{fmt}"}], [seed], 0.0))
+                    elif check == "robustness":
+                        dp = distractor_prompt(s, active, f"{seed}:{s.id}")
+                        if dp is None:
+                            state[s.id]["checks"][check] = {
+                                "verdict": "skipped",
+                                "reason": "no way to enlarge the context: prompt has no meta.question to split at, "
+                                "or no other documents' contexts to add",
+                            }
+                            keep_without.append(s)
+                            continue
+                        extra[s.id] = {"distractors": dp[1]}
+                        jobs.append((s, dp[0], [seed + i for i in range(cfg.k)], 1.0))
+                    else:  # band
+                        jobs.append((s, s.prompt, [seed + i for i in range(cfg.k)], 1.0))
+                outs = solver.rollouts(jobs, desc=f"verify: {check}")
+                nxt = list(keep_without)
+                for (s, _, seeds, temp), (rewards, errors, psha) in zip(jobs, outs, strict=True):
+                    mk = metric_key(tax.tasks[s.task_type].metric)
+                    rec = {"model": solver.model, "prompt_sha": psha, "seeds": seeds, "temperature": temp,
+                           **extra.get(s.id, {})}
+                    if any(errors):
+                        rec["errors"] = errors
+                    if check == "reanswer":
+                        ok, reason, ev = C.check_reanswer(rewards, C.solve_threshold(mk, cfg.thresholds))
+                    elif check == "nocontext":
+                        ok, reason, ev = C.check_nocontext(rewards, cfg.leak_threshold)
+                    elif check == "robustness":
+                        ok, reason, ev = C.check_robustness(rewards, C.solve_threshold(mk, cfg.thresholds))
+                    else:
+                        ok, reason, ev = C.check_band(rewards, C.is_binary(mk), lo, hi)
+                        state[s.id]["pass_rate"] = ev["mean"]
+                        rates[s.task_type].append(ev["mean"])
+                    if ok:
+                        passed(s, check, {**rec, **ev}, state[s.id])
+                        nxt.append(s)
+                    elif errors and all(e not in (None, "length") for e in errors):
+                        fail(s, check, "solver_error", {**rec, **ev}, state[s.id])
+                    else:
+                        fail(s, check, reason, {**rec, **ev}, state[s.id])
+                nxt_ids = {s.id for s in nxt}
+                active = [s for s in active if s.id in nxt_ids]  # input order, whatever the batching did
             for s in active:
-                if check == "reanswer":
-                    jobs.append((s, s.prompt, [seed], 0.0))
-                elif check == "nocontext":
-                    q = str((s.meta or {}).get("question", ""))
-                    if not q:
-                        state[s.id]["checks"][check] = {"verdict": "skipped", "reason": "sample has no meta.question"}
-                        keep_without.append(s)
-                        continue
-                    fmt = tax.tasks[s.task_type].answer_format
-                    jobs.append((s, [{"role": "user", "content": f"{q}\n\n{fmt}"}], [seed], 0.0))
-                elif check == "robustness":
-                    dp = distractor_prompt(s, active, f"{seed}:{s.id}")
-                    if dp is None:
-                        state[s.id]["checks"][check] = {
-                            "verdict": "skipped",
-                            "reason": "no way to enlarge the context: prompt has no meta.question to split at, "
-                            "or no other documents' contexts to add",
-                        }
-                        keep_without.append(s)
-                        continue
-                    extra[s.id] = {"distractors": dp[1]}
-                    jobs.append((s, dp[0], [seed + i for i in range(cfg.k)], 1.0))
-                else:  # band
-                    jobs.append((s, s.prompt, [seed + i for i in range(cfg.k)], 1.0))
-            outs = solver.rollouts(jobs, desc=f"verify: {check}")
-            nxt = list(keep_without)
-            for (s, _, seeds, temp), (rewards, errors, psha) in zip(jobs, outs, strict=True):
-                mk = metric_key(tax.tasks[s.task_type].metric)
-                rec = {**base, "prompt_sha": psha, "seeds": seeds, "temperature": temp, **extra.get(s.id, {})}
-                if any(errors):
-                    rec["errors"] = errors
-                if check == "reanswer":
-                    ok, reason, ev = C.check_reanswer(rewards, C.solve_threshold(mk, cfg.thresholds))
-                elif check == "nocontext":
-                    ok, reason, ev = C.check_nocontext(rewards, cfg.leak_threshold)
-                elif check == "robustness":
-                    ok, reason, ev = C.check_robustness(rewards, C.solve_threshold(mk, cfg.thresholds))
-                else:
-                    ok, reason, ev = C.check_band(rewards, C.is_binary(mk), lo, hi)
-                    state[s.id]["pass_rate"] = ev["mean"]
-                    rates[s.task_type].append(ev["mean"])
-                if ok:
-                    passed(s, check, {**rec, **ev})
-                    nxt.append(s)
-                elif errors and all(e not in (None, "length") for e in errors):
-                    fail(s, check, "solver_error", {**rec, **ev})
-                else:
-                    fail(s, check, reason, {**rec, **ev})
-            nxt_ids = {s.id for s in nxt}
-            active = [s for s in active if s.id in nxt_ids]  # input order, whatever the batching did
-        for s in active:
-            st = state[s.id]
-            s.verification = {**(s.verification or {}), **st, "verdict": "kept"}
-            verified.write(s)
+                s.verification = {**(s.verification or {}), **state[s.id], "verdict": "kept"}
+                verified.write(s)
         summary.kept = verified.count
         summary.rejected = run.n_rejected
         if solver is not None:

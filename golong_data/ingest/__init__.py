@@ -143,7 +143,9 @@ def run_ingest(paths: list[Path], out: Path, shard: str | None = None, workers: 
     files = [f for f, k in find_files(paths) if in_shard(k, shard_spec)]
     config = {"shard": shard}
     n_workers = default_workers() if workers is None else workers
-    with StageRun("ingest", Path(out), inputs=[Path(p) for p in paths], config=config) as run:
+    # The manifest fingerprints exactly the files read (hidden directories such as a corpus's .cache/ are
+    # not inputs, and a shard's manifest covers only its own files).
+    with StageRun("ingest", Path(out), inputs=files, config=config) as run:
         docs = run.writer(DOCUMENTS)
         first_seen: dict[str, str] = {}
         results = _results(files, n_workers)

@@ -32,6 +32,10 @@ _BAND = 0.09
 _REPEAT_SHARE = 0.3
 _PAGE_NUMBER = re.compile(r"^\s*(page\s+)?[-–—]?\s*(\d{1,4}|[ivxlcdm]{1,7})\s*[-–—]?\s*$", re.I)
 _DIGITS = re.compile(r"\d+")
+# TeX T1-encoded fonts without a ToUnicode map leak their ligature slots as control characters
+# (survival's tiedtimes.pdf: "Roundo\x1b error" for "Roundoff error"); T1 puts ff fi fl ffi ffl at 0x1B-0x1F.
+_T1_SLOTS = re.compile("[\x1b-\x1f]")
+_T1_LIGATURES = str.maketrans({"\x1b": "ff", "\x1c": "fi", "\x1d": "fl", "\x1e": "ffi", "\x1f": "ffl"})
 # A line ending in letter + hyphen whose next line starts with a lowercase letter: a word split by the
 # typesetter (or a real compound split at its hyphen; see _join_hyphenated).
 _HYPHEN_END = re.compile(r"([^\W\d_]+)-$")
@@ -85,7 +89,8 @@ def _blocks(page: pymupdf.Page, textpage: pymupdf.TextPage) -> list[_Block]:
     for b in page.get_text("blocks", textpage=textpage):
         if b[6] != 0:  # image block
             continue
-        lines = [ln for ln in map(str.strip, b[4].split("\n")) if ln]
+        text = b[4].translate(_T1_LIGATURES) if _T1_SLOTS.search(b[4]) else b[4]  # (translate is slow)
+        lines = [ln for ln in map(str.strip, text.split("\n")) if ln]
         if lines:
             out.append(_Block(b[0], b[1], b[2], b[3], lines))
     return out
@@ -256,8 +261,9 @@ def _title(page_dict: dict) -> str:
     for b in page_dict["blocks"]:
         for line in b.get("lines", []):
             for s in line["spans"]:
-                if s["text"].strip():
-                    spans.append((round(s["size"], 1), s["text"].strip()))
+                text = s["text"].translate(_T1_LIGATURES).strip()
+                if text:
+                    spans.append((round(s["size"], 1), text))
     if not spans:
         return ""
     top = max(size for size, _ in spans)
@@ -274,7 +280,7 @@ def read_pdf(path: Path) -> Document:
     doc = _open(path)
     try:
         pages = extract_pages(doc)
-        meta_title = (doc.metadata or {}).get("title") or ""
+        meta_title = "" if len(pages.title) >= 3 else (doc.metadata or {}).get("title") or ""
     finally:
         doc.close()
     texts = [(i + 1, p) for i, p in enumerate(pages.pages)]

@@ -9,11 +9,12 @@ least 200 non-space characters), measured over all 45 vignettes of the corpus (8
   This is what separates them cleanly; it is the first test.
 - letter_ratio: letters / non-space characters. Soup pages 0.24-0.30, but real table/code pages go as low
   as 0.28 (zoo-quickref p.6), so a low ratio alone proves nothing...
-- known_word_share: ...share of words (2+ letters) that are among ~200 frequent English words. Real pages
-  with letter_ratio < 0.40 still score >= 0.16; soup 0.00-0.16. Low letters AND few known words is the
-  second test (it catches garbage that maps to letters of the wrong alphabet rather than to symbols).
+- known_word_share: ...share of words (2+ letters) that are among ~200 frequent English words.
+  The second test is letters+digits < 0.40 of the characters AND < 10% known words: text that is neither
+  words nor numbers (punctuation soup from fonts mapped to the wrong codes). Digits count, because real
+  pages of numeric output (survival.pdf p.65: letters 0.39, known words 0.087) are content, not garbage.
 
-Thresholds sit far from every measured real page (0.20 vs 0.052; 0.40 and 0.10).
+Thresholds sit far from every measured real page (symbol share 0.20 vs at most 0.052).
 """
 
 from __future__ import annotations
@@ -43,42 +44,47 @@ _WORD = re.compile(r"[^\W\d_]{2,}")  # one-letter tokens are mostly math symbols
 # Measured thresholds (module docstring): a text is glyph garbage when it fails either one, given enough
 # material to judge (short pages, e.g. a title page or a figure, are not judged on their own).
 MAX_SYMBOL_SHARE = 0.20
-MIN_LETTER_RATIO = 0.40
+MIN_ALNUM_RATIO = 0.40
 MIN_KNOWN_WORD_SHARE = 0.10
 MIN_CHARS_TO_JUDGE = 200
 _SYMBOL_CATEGORIES = frozenset({"So", "Co", "Cc", "Cn"})
 _ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
 _ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
 _ASCII_LETTERS = bytes(c for c in range(128) if chr(c).isalpha())
+_ASCII_DIGITS = b"0123456789"
 _ASCII_CONTROL = bytes(c for c in range(128) if unicodedata.category(chr(c)) == "Cc" and not chr(c).isspace())
 
 
-def _char_counts(text: str) -> tuple[int, int, int]:
-    """(non-space, letters, symbols) of `text`. These run on every page of every PDF, so the ASCII bulk is
-    counted with bytes.translate (C speed) and only the distinct non-ASCII characters are classified."""
+def _char_counts(text: str) -> tuple[int, int, int, int]:
+    """(non-space, letters, digits, symbols) of `text`. These run on every page of every PDF, so the ASCII
+    bulk is counted with bytes.translate (C speed) and only the distinct non-ASCII characters are classified."""
     ascii_bytes = text.encode("ascii", "ignore")
+    n = len(ascii_bytes)
     nonspace = len(ascii_bytes.translate(None, _ASCII_SPACE))
-    letters = len(ascii_bytes) - len(ascii_bytes.translate(None, _ASCII_LETTERS))
-    symbols = len(ascii_bytes) - len(ascii_bytes.translate(None, _ASCII_CONTROL))
-    if len(ascii_bytes) < len(text):
-        for c, n in Counter(_ASCII_RUNS.sub("", text)).items():
+    letters = n - len(ascii_bytes.translate(None, _ASCII_LETTERS))
+    digits = n - len(ascii_bytes.translate(None, _ASCII_DIGITS))
+    symbols = n - len(ascii_bytes.translate(None, _ASCII_CONTROL))
+    if n < len(text):
+        for c, k in Counter(_ASCII_RUNS.sub("", text)).items():
             if c.isspace():
                 continue
-            nonspace += n
+            nonspace += k
             if c.isalpha():
-                letters += n
+                letters += k
+            elif c.isdigit():
+                digits += k
             elif c == "\ufffd" or unicodedata.category(c) in _SYMBOL_CATEGORIES:
-                symbols += n
-    return nonspace, letters, symbols
+                symbols += k
+    return nonspace, letters, digits, symbols
 
 
 def symbol_share(text: str) -> float:
-    nonspace, _, symbols = _char_counts(text)
+    nonspace, _, _, symbols = _char_counts(text)
     return symbols / nonspace if nonspace else 0.0
 
 
 def letter_ratio(text: str) -> float:
-    nonspace, letters, _ = _char_counts(text)
+    nonspace, letters, _, _ = _char_counts(text)
     return letters / nonspace if nonspace else 0.0
 
 
@@ -91,7 +97,7 @@ def known_word_share(text: str) -> float:
 
 def measure(text: str) -> dict[str, float]:
     """The quality figures stored in Document.quality."""
-    nonspace, letters, symbols = _char_counts(text)
+    nonspace, letters, _, symbols = _char_counts(text)
     return {
         "letter_ratio": round(letters / nonspace, 4) if nonspace else 0.0,
         "known_word_share": round(known_word_share(text), 4),
@@ -101,17 +107,17 @@ def measure(text: str) -> dict[str, float]:
 
 def garbage_reason(text: str) -> str | None:
     """Why `text` looks like glyph garbage, or None when it looks like real text (or is too short to judge)."""
-    nonspace, letters, symbols = _char_counts(text)
+    nonspace, letters, digits, symbols = _char_counts(text)
     if nonspace < MIN_CHARS_TO_JUDGE:
         return None
     sym = symbols / nonspace
     if sym > MAX_SYMBOL_SHARE:
         return f"symbol share {sym:.2f} > {MAX_SYMBOL_SHARE}"
-    lr = letters / nonspace
-    if lr < MIN_LETTER_RATIO:
+    alnum = (letters + digits) / nonspace
+    if alnum < MIN_ALNUM_RATIO:
         kw = known_word_share(text)
         if kw < MIN_KNOWN_WORD_SHARE:
-            return f"letter ratio {lr:.2f} < {MIN_LETTER_RATIO} and known-word share {kw:.3f} < {MIN_KNOWN_WORD_SHARE}"
+            return f"letter+digit ratio {alnum:.2f} < {MIN_ALNUM_RATIO}, known words {kw:.3f} < {MIN_KNOWN_WORD_SHARE}"
     return None
 
 

@@ -58,6 +58,7 @@ class ConstructorSpec:
     name: str
     kinds: tuple[str, ...]  # document kinds it works on
     fn: Constructor
+    once_per_doc: bool = False  # its output does not depend on the random draw: one attempt per document
 
 
 # ---------------------------------------------------------------- answer formats (the taxonomy's table)
@@ -83,6 +84,7 @@ def fmt_rows(rows: list[list[Any]]) -> tuple[str, str]:
 # ---------------------------------------------------------------- text helpers
 _SENT_END = re.compile(r"[.!?]+[\"'’”)\]]*(?=\s|$)")
 _WORD = re.compile(r"\w+")
+_NOT_PROSE = re.compile(r"https?:|www\.|[\[\]{}|=<>\\_$#@]|\.\w+\(|R>")
 _TERM_WORD = re.compile(r"[A-Z][a-zA-Z]{2,}")
 
 
@@ -96,8 +98,13 @@ def count_word(term: str, text: str) -> int:
 
 
 def _quotable(s: str, min_len: int, max_len: int, min_words: int) -> bool:
-    # Mostly letters: no code lines, formulas or tables, which models cannot be expected to quote back.
-    return min_len <= len(s) <= max_len and len(s.split()) >= min_words and sum(c.isalpha() for c in s) > 0.6 * len(s)
+    # Prose only: no code lines, URLs, formulas or table rows, which make poor quotes and poor questions.
+    return (
+        min_len <= len(s) <= max_len
+        and len(s.split()) >= min_words
+        and not _NOT_PROSE.search(s)
+        and sum(c.isalpha() for c in s) > 0.7 * len(s)
+    )
 
 
 def quotes(

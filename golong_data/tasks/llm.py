@@ -133,8 +133,8 @@ def prompt_text(syn: Synthesizer, task: str) -> str:
 
 
 def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: list[Document],
-                   shard: tuple[int, int] | None) -> list[tuple[str, Built]]:
-    """One LLM call per attempt (per_type * 2 of them), then the same checks and padding as programs."""
+                   shard: tuple[int, int] | None, quota: int) -> list[tuple[str, Built]]:
+    """One LLM call per attempt (2 * quota of them), then the same checks and padding as programs."""
     from golong_data.dedup import near_duplicate_questions
     from golong_data.llm import LLMConfig, LLMRequest, resolve_endpoint, run_batch
     from golong_data.synthesize import Built, derive_seed, interleave_kinds
@@ -142,7 +142,7 @@ def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
     cfg = syn.cfg
     builder = get_builder(task)
     cands = [d for d in sorted(docs, key=lambda d: d.id) if in_shard(d.id, shard)]
-    if not cands or cfg.per_type == 0:
+    if not cands or quota == 0:
         return []
     cands = interleave_kinds(cands, random.Random(derive_seed(cfg.seed, task, bucket, "llm-order")))
     template = prompt_text(syn, task)
@@ -153,7 +153,7 @@ def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
     jobs: list[tuple[int, Document, Any, random.Random]] = []
     out: list[tuple[str, Built]] = []
     requests = []
-    for attempt in range(cfg.per_type * 2):
+    for attempt in range(quota * 2):
         doc = cands[attempt % len(cands)]
         rng = random.Random(derive_seed(cfg.seed, task, bucket, "llm", attempt))
         focus = syn.focus(doc, task, btok)
@@ -205,7 +205,7 @@ def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
         if k in drop:
             out.append((doc.id, Built(None, "near_duplicate_question", f"{task}/{bucket} llm: {question[:100]}")))
             continue
-        if made >= cfg.per_type:
+        if made >= quota:
             out.append((doc.id, Built(None, "quota_full", f"{task}/{bucket} llm")))
             continue
         doc_spans = [(doc.id, piece.start + a, piece.start + b) for a, b in spans]

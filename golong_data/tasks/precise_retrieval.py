@@ -45,6 +45,8 @@ def _turn_plan(focus: Focus, rng: random.Random, field_name: str) -> Plan | str:
         return f"no_{field_name}_in_meta"
     if len(focus.pieces) != 1 or focus.cost[0] > focus.ev_budget:
         return "evidence_exceeds_bucket"
+    if field_name == "speaker" and len({str(s.meta["speaker"]) for s in turns}) < 2:
+        return "single_speaker"  # one sender: the question would answer itself
     if not any(str(s.meta[field_name]) in doc.text for s in turns):
         # e.g. chat transcripts rendered as "speaker: text" carry timestamps only in metadata
         return f"{field_name}_not_in_text"

@@ -70,4 +70,4 @@ def abstract_removed(focus: Focus, rng: random.Random) -> Plan | str:
                 whole_cut=(c0, c1), exclude_doc=True, meta={"reference_words": words, "abstract_span": [c0, c1]})
 
 
-CONSTRUCTORS = [ConstructorSpec("abstract_removed", ("paper",), abstract_removed)]
+CONSTRUCTORS = [ConstructorSpec("abstract_removed", ("paper",), abstract_removed, once_per_doc=True)]

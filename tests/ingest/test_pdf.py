@@ -125,6 +125,9 @@ def test_quality_measures_by_hand() -> None:
     assert quality.garbage_reason(prose) is None
     assert quality.garbage_reason("\u2761\u2665\u275b\u2767 sq\u2709\u275br\u2761s " * 40).startswith("symbol share")
     assert quality.garbage_reason("x") is None  # too short to judge
+    assert quality.garbage_reason("!#$%&*+/<=>?@^~|" * 20).startswith("letter+digit ratio")  # punctuation soup
+    # a page of numeric output (few letters, few words, many digits) is content, not garbage
+    assert quality.garbage_reason("0.32935 1.39006 0.05488 6.026 1.69e-09 z p\n" * 20) is None
 
 
 def encrypted_copy(tmp_path: Path) -> Path:
@@ -171,13 +174,13 @@ def test_empty_and_non_pdf_rejected(tmp_path: Path) -> None:
 
 
 def test_fast_char_counts_match_a_naive_reference() -> None:
-    def naive(t: str) -> tuple[int, int, int]:
+    def naive(t: str) -> tuple[int, int, int, int]:
         cs = [c for c in t if not c.isspace()]
         sym = sum(c == "\ufffd" or unicodedata.category(c) in ("So", "Co", "Cc", "Cn") for c in cs)
-        return len(cs), sum(c.isalpha() for c in cs), sym
+        return len(cs), sum(c.isalpha() for c in cs), sum(c.isdigit() for c in cs), sym
 
     texts = [pymupdf.open(PAPERS / "lme4__PLSvGLS.pdf")[0].get_text(), pymupdf.open(RCPP)[0].get_text()]
-    texts.append("ab\x00 \u2761\u2665 \u00e9\u00a0x\x1f\ufffd\ue000 1\u3000\u4e2d")
+    texts.append("ab\x00 \u2761\u2665 \u00e9\u00a0x\x1f\ufffd\ue000 1\u3000\u4e2d\u0663\u00b2")
     for t in texts:
         assert quality._char_counts(t) == naive(t)
 
@@ -207,3 +210,11 @@ def test_garbage_page_is_ledgered_by_the_stage(tmp_path: Path) -> None:
     assert summary.ingested == 1 and [(r.source.rsplit("#", 1)[1], r.reason) for r in rej] == [
         ("page=9", "pdf_garbage_page")
     ]
+
+
+def test_t1_ligature_slots_restored() -> None:
+    path = PAPERS / "survival__tiedtimes.pdf"
+    assert "Roundo\x1b error" in pymupdf.open(path)[0].get_text()  # what the bare library gives
+    doc = pdf.read_pdf(path)
+    assert doc.title == "Roundoff error and Tied Times"
+    assert "\x1b" not in doc.text and doc.text.count("roundoff") >= 1

@@ -53,7 +53,7 @@ def test_every_input_is_a_document_or_a_ledger_entry(corpus: Path, tmp_path: Pat
     # holds 4 more copies of a one-line "hello?" chat
     assert len(dups) == 5 and any(r.source.endswith("Rcpp__Rcpp-introduction.pdf") for r in dups)
     chats = json.loads((FIXTURES / "dialogues" / "chitchat_sample.json").read_text(encoding="utf-8"))
-    n_inputs = 6 + 3 + len(chats)  # good papers + books + conversations (each duplicate counted once)
+    n_inputs = 7 + 3 + len(chats)  # good papers (8 less the soup one) + books + conversations
     assert len(docs) == n_inputs - 4 == summary.ingested
     assert summary.rejected == len(rejected) == 9
     assert summary.line.startswith(f"ingest: ingested {len(docs)}, rejected 9 (")

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline import GD
+from pipeline import gd_cmd
 
 STAGE_LINE = re.compile(r"^run: (\w+)\s+running")
 DONE_LINE = re.compile(r"\[(\d+(?:\.\d+)?)s\]\s*$")
@@ -42,7 +42,7 @@ class KillHarness:
     results: list[KillResult] = field(default_factory=list)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([str(GD), "run", str(self.config)], cwd=self.root, env=self.env,
+        return subprocess.Popen([*gd_cmd(), "run", str(self.config)], cwd=self.root, env=self.env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
     def kill_in(self, stage: str, delay_s: float, timeout_s: float = 300) -> KillResult:
@@ -91,7 +91,7 @@ class KillHarness:
         return res
 
     def finish(self, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
-        r = subprocess.run([str(GD), "run", str(self.config)], cwd=self.root, env=self.env, capture_output=True,
+        r = subprocess.run([*gd_cmd(), "run", str(self.config)], cwd=self.root, env=self.env, capture_output=True,
                            text=True, timeout=timeout_s)
         assert r.returncode == 0, r.stderr[-3000:]
         return r

@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures"
-GD = Path(sys.executable).parent / "golong-data"
+REPO = Path(__file__).resolve().parents[2]
+FIX = REPO / "tests" / "fixtures"
+_FROZEN: list[Path] = []
+
+
+def frozen_source() -> Path:
+    """A private copy of the package (+ taxonomy.yaml, prompts/), made once per test process.
+
+    Runs that are compared byte for byte (a reference and a crashed-and-resumed run) must run the SAME code;
+    in a working tree that others edit while the tests run, the installed package can change between them.
+    """
+    if not _FROZEN:
+        root = Path(tempfile.mkdtemp(prefix="golong-frozen-"))
+        atexit.register(shutil.rmtree, root, True)
+        shutil.copytree(REPO / "golong_data", root / "golong_data", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(REPO / "taxonomy.yaml", root / "taxonomy.yaml")
+        shutil.copytree(REPO / "prompts", root / "prompts")
+        _FROZEN.append(root)
+    return _FROZEN[0]
+
+
+def gd_cmd() -> list[str]:
+    """`golong-data` from the frozen copy (run_env puts it first on PYTHONPATH)."""
+    return [sys.executable, "-c", "from golong_data.cli import main; main()"]
 # What an uninterrupted and an interrupted run must agree on, byte for byte.
 FINAL_FILES = ("synthesize/samples.jsonl", "verify/verified.jsonl", "export/train.parquet", "export/train.jsonl",
                "export/val.parquet", "export/val.jsonl")
@@ -52,12 +76,12 @@ def write_config(root: Path, work: str = "work", llm_url: str | None = None, **o
 
 def run_env(root: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env.update({"GOLONG_HOME": str(root / "home"), "PYTHONHASHSEED": "0"})
+    env.update({"GOLONG_HOME": str(root / "home"), "PYTHONHASHSEED": "0", "PYTHONPATH": str(frozen_source())})
     env.update(extra)
     return env
 
 
 def gd(args: list[str], root: Path, env: dict[str, str] | None = None, timeout: float = 600
        ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(GD), *args], cwd=root, env=env or run_env(root), capture_output=True, text=True,
+    return subprocess.run([*gd_cmd(), *args], cwd=root, env=env or run_env(root), capture_output=True, text=True,
                           timeout=timeout)

@@ -11,7 +11,6 @@ import random
 from pathlib import Path
 
 import pytest
-
 from killharness import KillHarness, leftover_temp_files, stage_durations
 from pipeline import FINAL_FILES, gd, run_env, write_config
 
@@ -62,6 +61,8 @@ def _crash_run(tmp_path: Path, fake_server, seed: int, n_kills: int, chains: int
             h.kill_in(stage, delay)
         killed = [r for r in h.results if r.killed]
         killed_total += len(killed)
+        print(f"chain {c}: killed in", [(r.stage, r.delay_s) for r in killed],
+              "finished before the kill:", [(r.stage, r.delay_s) for r in h.results if not r.killed])
         h.finish()
         # byte-identical to the uninterrupted run, stage by stage
         assert _outputs(root / work) == ref_out, f"chain {c}: {[(r.stage, r.delay_s) for r in h.results]}"

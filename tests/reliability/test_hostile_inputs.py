@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hostile import PASSWD_MARK, PLANTED, build_hostile_corpus, plant_good_files, tree_snapshot
 
 GD = Path(sys.executable).parent / "golong-data"
@@ -220,12 +219,13 @@ def _huge_line_case(tmp_path: Path, mib: int, timeout: float) -> tuple[int, int,
                    "huge line: a 48 MiB line peaks near 1 GB RSS, a 1 GB line would need ~18 GB. Needs a per-file / "
                    "per-line size cap (ledgered as too large) in golong_data/ingest/dialogue.py")
 def test_huge_jsonl_line_memory_is_bounded(tmp_path: Path) -> None:
-    rc, rss_kib, err = _huge_line_case(tmp_path, 48, timeout=240)
+    rc, rss_kib, err = _huge_line_case(tmp_path, 48, timeout=240)  # the issue's ~50 MB
     assert rc == 0, err
     assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB for a 48 MiB line"
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="BUG (reported): see test_huge_jsonl_line_memory_is_bounded")
 def test_huge_jsonl_line_1gb_memory_is_bounded(tmp_path: Path) -> None:
     """The issue's 1 GB line. Run under an address-space limit (4 GiB), so that a regression fails this test
     with a MemoryError ledger row or a crash instead of taking the machine down."""

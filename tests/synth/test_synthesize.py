@@ -8,8 +8,11 @@ regular expressions.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -211,14 +214,21 @@ def test_records_follow_the_contract(samples: list[dict]) -> None:
         assert set(s["ground_truth"]) == {"doc_ids", "golden_label", "summary"}
         g = s["generator"]
         assert g["kind"] == "program" and g["seed"] == 0 and g["name"].startswith(s["task_type"] + ".")
-        assert 0.0 <= s["meta"]["depth"] <= 1.0 and s["meta"]["n_docs"] >= 1
+        m = s["meta"]
+        assert 0.0 <= m["depth"] <= 1.0 and 0.0 < m["spread"] <= 1.0 and isinstance(m["scattered"], bool)
+        assert m["n_docs"] >= 1 and m["n_evidence_pieces"] >= 1 and m["n_pieces"] == m["n_evidence_pieces"] + (
+            m["n_near"] + m["n_far"])
     assert len({s["id"] for s in samples}) == len(samples)
 
 
 def test_same_seed_same_bytes_other_seed_other_samples(synth_corpus: Path, tmp_path: Path) -> None:
     cfg = dict(per_type=2, buckets=["4k"], tasks=["precise_retrieval", "sequence_ordering", "numerical_reasoning"])
     run_synthesize(synth_corpus, tmp_path / "a", SynthConfig(seed=7, **cfg))
-    run_synthesize(synth_corpus, tmp_path / "b", SynthConfig(seed=7, **cfg))
+    # The rerun is another process with another hash seed: no set or dict order may leak into the output.
+    cmd = [sys.executable, "-m", "golong_data.cli", "synthesize", "--in", str(synth_corpus), "--out",
+           str(tmp_path / "b"), "--seed", "7", "--per-type", "2", "--buckets", "4k", "--tasks", ",".join(cfg["tasks"])]
+    r = subprocess.run(cmd, env={**os.environ, "PYTHONHASHSEED": "12345"}, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
     run_synthesize(synth_corpus, tmp_path / "c", SynthConfig(seed=8, **cfg))
     a = (tmp_path / "a" / "samples.jsonl").read_bytes()
     assert a and a == (tmp_path / "b" / "samples.jsonl").read_bytes()
@@ -239,3 +249,51 @@ def test_cli_runs_the_stage_with_depth_and_prints_the_table(synth_corpus: Path, 
     assert got and all(s["meta"]["depth"] == 0.0 for s in got)
     bad = CliRunner().invoke(app, ["synthesize", "--in", str(synth_corpus), "--out", str(out), "--buckets", "4q"])
     assert bad.exit_code == 1 and "bad bucket '4q'" in bad.output
+
+
+def test_shards_split_the_focus_documents(synth_corpus: Path, tmp_path: Path) -> None:
+    from golong_data.stage import in_shard, parse_shard
+
+    focus: list[set[str]] = []
+    for i in range(2):
+        out = tmp_path / f"s{i}"
+        run_synthesize(synth_corpus, out, SynthConfig(per_type=3, buckets=["4k"], tasks=["precise_retrieval"],
+                                                      shard=f"{i}/2"))
+        got = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+        assert got and all(in_shard(s["meta"]["focus_doc"], parse_shard(f"{i}/2")) for s in got)
+        focus.append({s["meta"]["focus_doc"] for s in got})
+    assert not focus[0] & focus[1]
+
+
+def test_after_dedup_only_documents_with_kept_chunks_are_used(synth_corpus: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from golong_data.records import Chunk, write_jsonl
+
+    src = tmp_path / "dedup"
+    src.mkdir()
+    shutil.copy(synth_corpus / "documents.jsonl", src / "documents.jsonl")
+    docs = list(read_records(src / "documents.jsonl", Document))
+    keep = [d for d in docs if d.kind == "book"] + [d for d in docs if d.kind == "dialogue"][:20]
+    write_jsonl(src / "chunks.jsonl", [Chunk(f"c{i}", d.id, 0, 10, 3) for i, d in enumerate(keep)])
+    out = tmp_path / "out"
+    cfg = SynthConfig(per_type=2, buckets=["4k"], tasks=["precise_retrieval", "exhaustive_retrieval"])
+    run_synthesize(src, out, cfg)
+    kept = {d.id for d in keep}
+    for line in (out / "samples.jsonl").read_text().splitlines():
+        s = json.loads(line)
+        assert s["meta"]["focus_doc"] in kept
+        for title in re.findall(r"^=== (.+) ===$", content(s), flags=re.M):
+            assert not any(title.startswith(d.title) for d in docs if d.kind == "paper")
+
+
+def test_total_is_split_by_the_taxonomy_shares(synth_corpus: Path, tmp_path: Path) -> None:
+    import yaml
+
+    shares = {k: v["share"] for k, v in yaml.safe_load((Path(__file__).parents[2] / "taxonomy.yaml").read_text())[
+        "tasks"].items()}
+    run_synthesize(synth_corpus, tmp_path / "o", SynthConfig(total=40, buckets=["4k"]))
+    made = Counter(json.loads(x)["task_type"] for x in (tmp_path / "o" / "samples.jsonl").read_text().splitlines())
+    for t, share in shares.items():
+        assert made[t] <= round(share * 40)
+    assert made["precise_retrieval"] == round(shares["precise_retrieval"] * 40) > made["numerical_reasoning"] > 0

@@ -263,3 +263,21 @@ def test_real_local_solver_path_and_cache(tmp_path: Path, local_llm) -> None:
     again = run_verify(syn, tmp_path / "v2", cfg)
     assert again.requests == first.requests and again.cached == again.requests
     assert (tmp_path / "v" / "verified.jsonl").read_bytes() == (tmp_path / "v2" / "verified.jsonl").read_bytes()
+
+
+def test_chunked_run_accounts_for_every_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import golong_data.verify as V
+
+    monkeypatch.setattr(V, "CHUNK", 4)  # 19 inputs over 5 chunks, a duplicate id in a later chunk
+    samples = make_samples(per_type=2)
+    samples.append(replace(samples[1]))
+    bogus = replace(samples[2], id="smp-unknown-type", task_type="poetry")
+    samples.append(bogus)
+    out = tmp_path / "v"
+    run_verify(_write(tmp_path, samples), out, VerifyConfig(checks=["gold"]))
+    kept, rej = _outcome(out)
+    assert len(kept) == 18 and rej[bogus.id]["reason"] == "unknown_task_type"
+    lines = (out / "rejected.jsonl").read_text().splitlines()
+    assert sorted(json.loads(x)["reason"] for x in lines) == ["duplicate_id", "unknown_task_type"]
+    assert [json.loads(x)["id"] for x in (out / "verified.jsonl").read_text().splitlines()] == [
+        s.id for s in samples[:18]]

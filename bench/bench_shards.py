@@ -1,0 +1,99 @@
+"""Shard scaling on one machine: ingest and dedup throughput with the local executor, 1 vs 2 workers.
+
+    python bench/bench_shards.py [CORPUS_DIR] [--copies K] [--shards N]
+
+The corpus (default: tests/fixtures, every file copied K=3 times under new names so there is work for N=4
+shards) is ingested as N shard tasks on LocalExecutor(workers=1) and (workers=2), interleaved ROUNDS times,
+best round kept (the least noisy estimate on a shared machine). Dedup: dedup-shards over the chunk shards
+(signatures in parallel, clustering in the driver). Prints documents/s (and MB/s of text for dedup), the
+2-vs-1 ratio, and per-core rates for the README's cluster estimate. The 2-worker ratio is bounded by the
+machine's free cores: on a 2-core box shared with other jobs, expect well under 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from golong_data.executor import LocalExecutor, Task  # noqa: E402
+
+ROUNDS = 3
+
+
+def build_corpus(src: Path, dst: Path, copies: int) -> int:
+    n = 0
+    for f in sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in (".epub", ".pdf", ".json")):
+        for k in range(copies):
+            out = dst / f"{k}" / f.relative_to(src)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(f, out)
+            n += 1
+    return n
+
+
+def ingest_tasks(corpus: Path, work: Path, n: int) -> list[Task]:
+    return [Task(f"ingest {i}/{n}", "golong_data.ingest:run_ingest",
+                 {"paths": [corpus], "out": work / str(i), "shard": f"{i}/{n}", "workers": 1}) for i in range(n)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("corpus", nargs="?", default=str(ROOT / "tests" / "fixtures"))
+    ap.add_argument("--copies", type=int, default=3)
+    ap.add_argument("--shards", type=int, default=4)
+    args = ap.parse_args()
+    from golong_data.chunk import run_chunk
+    from golong_data.dedup_shards import run_dedup_shards
+    from golong_data.records import iter_jsonl
+    from golong_data.shards import merge_ingest
+
+    n = args.shards
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        corpus = tmpd / "corpus"
+        n_files = build_corpus(Path(args.corpus), corpus, args.copies)
+        times: dict[str, list[float]] = {"ingest1": [], "ingest2": [], "dedup1": [], "dedup2": []}
+        # ingest, 1 vs 2 workers, rounds interleaved so load spikes hit both alike
+        for r in range(ROUNDS):
+            for w in (1, 2):
+                t = time.perf_counter()
+                LocalExecutor(workers=w, progress=False).run(ingest_tasks(corpus, tmpd / f"ing{w}.{r}", n))
+                times[f"ingest{w}"].append(time.perf_counter() - t)
+        shard_dirs = [tmpd / "ing1.0" / str(i) for i in range(n)]
+        merge_ingest(shard_dirs, tmpd / "ingest", [corpus])
+        docs = sum(1 for _ in iter_jsonl(tmpd / "ingest" / "documents.jsonl"))
+        # copies are exact duplicates the merge drops, so count what the shards read: every copy's documents
+        read = sum(sum(1 for _ in iter_jsonl(d / "documents.jsonl")) for d in shard_dirs)
+        # dedup over distinct documents only would be tiny; chunk the shards' own (duplicate-holding) outputs
+        # instead: every shard's documents, each copy its own document (id salted by the shard dir is not
+        # needed: dedup reads ids only to order them, and duplicates are exactly what it must find).
+        chunk_dirs = [tmpd / "chunk" / str(i) for i in range(n)]
+        for i, d in enumerate(chunk_dirs):
+            run_chunk(tmpd / "ingest", d, 2048, shard=f"{i}/{n}")
+        chars = sum(len(x["text"]) for x in iter_jsonl(tmpd / "ingest" / "documents.jsonl"))
+        for r in range(ROUNDS):
+            for w in (1, 2):
+                t = time.perf_counter()
+                run_dedup_shards(chunk_dirs, tmpd / f"dd{w}.{r}", executor=LocalExecutor(workers=w, progress=False),
+                                 work_dir=tmpd / f"sig{w}.{r}")
+                times[f"dedup{w}"].append(time.perf_counter() - t)
+    b = {k: min(v) for k, v in times.items()}
+    print(f"corpus: {n_files} files ({args.copies} copies of {args.corpus}), {read} documents read by {n} shards, "
+          f"{docs} distinct; cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
+    for stage, unit, amount in (("ingest", "docs/s", read), ("dedup", "docs/s", docs)):
+        r1, r2 = amount / b[f"{stage}1"], amount / b[f"{stage}2"]
+        print(f"{stage}: 1 worker {b[f'{stage}1']:.2f} s ({r1:.1f} {unit}), 2 workers {b[f'{stage}2']:.2f} s "
+              f"({r2:.1f} {unit}), ratio {r2 / r1:.2f}")
+    print(f"dedup text: {chars / 1e6:.1f} M chars, 1 worker {chars / 1e6 / b['dedup1']:.2f} M chars/s")
+
+
+if __name__ == "__main__":
+    main()

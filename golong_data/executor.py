@@ -1,0 +1,201 @@
+"""Run shard tasks: `local` (a process pool on this machine) or `ray` (a Ray cluster, or a local Ray instance).
+
+    ex = get_executor("local", workers=2)            # or get_executor("ray", address="auto")
+    results = ex.run([Task("ingest 0/4", "golong_data.ingest:run_ingest", {...}), ...])
+
+A Task names its function as "module:function" with plain keyword arguments, so any worker -- a forked
+process, a Ray worker on another node with golong-data installed -- imports and calls the same code. Every
+shard task writes its own output directory through StageRun (temp files, manifest last), so running a task
+twice is harmless: that is what makes retries safe. LLM calls inside a task go through the one LLM layer,
+whose SQLite cache (WAL) commits each response on arrival: a retried task replays the answers its killed
+attempt already paid for instead of calling again.
+
+Results come back in task order whatever order tasks finish in; progress is one bar over all tasks.
+Ray is imported only inside RayExecutor.run (`pip install golong-data[ray]`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from golong_data.errors import ConfigError, GolongError
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str  # for progress and errors, e.g. "ingest 2/4"
+    fn: str  # "package.module:function"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def call(task: Task) -> Any:
+    """Run one task in whatever process this is."""
+    module, _, name = task.fn.partition(":")
+    fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return fn(**task.kwargs)
+
+
+def _bar(total: int, desc: str, progress: bool | None) -> Any:
+    from tqdm import tqdm
+
+    disable = None if progress is None else not progress  # None: a bar only on a terminal
+    return tqdm(total=total, desc=desc, unit="task", file=sys.stderr, disable=disable)
+
+
+class LocalExecutor:
+    """A process pool on this machine; a task that raises, or whose worker dies, is retried `retries` times."""
+
+    def __init__(self, workers: int = 1, retries: int = 2, progress: bool | None = None) -> None:
+        if workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {workers}")
+        self.workers, self.retries, self.progress = workers, retries, progress
+
+    def run(self, tasks: Sequence[Task], desc: str = "shards") -> list[Any]:
+        results: dict[int, Any] = {}
+        tries = [0] * len(tasks)
+        todo = list(range(len(tasks)))
+        bar = _bar(len(tasks), desc, self.progress)
+        try:
+            while todo:
+                failed = self._round(tasks, todo, results, bar)
+                for i, err in failed:
+                    tries[i] += 1
+                    if tries[i] > self.retries:
+                        raise GolongError(f"task {tasks[i].name!r} failed {tries[i]} times: {err}",
+                                          "see the error above; rerun the same command to resume") from None
+                todo = [i for i, _ in failed]
+        finally:
+            bar.close()
+        return [results[i] for i in range(len(tasks))]
+
+    def _round(self, tasks: Sequence[Task], todo: list[int], results: dict[int, Any],
+               bar: Any) -> list[tuple[int, BaseException]]:
+        """Run `todo` once; returns the (index, error) of those that failed."""
+        failed: list[tuple[int, BaseException]] = []
+        if self.workers == 1 or len(todo) == 1:
+            for i in todo:  # in-process: no pool start-up, and tracebacks stay readable
+                try:
+                    results[i] = call(tasks[i])
+                    bar.update(1)
+                except Exception as e:  # noqa: BLE001 - retried, then reported with the task's name
+                    failed.append((i, e))
+            return failed
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # fork, as ingest's reader pool does: workers start in milliseconds with golong_data imported.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(todo)),
+                                 mp_context=multiprocessing.get_context(method)) as pool:
+            futs = {pool.submit(call, tasks[i]): i for i in todo}
+            for fut in as_completed(futs):
+                i = futs[fut]
+                try:
+                    results[i] = fut.result()
+                    bar.update(1)
+                except Exception as e:  # noqa: BLE001 - a killed worker breaks the pool: BrokenProcessPool
+                    failed.append((i, e))
+        return failed
+
+
+class RayExecutor:
+    """The same tasks as Ray tasks. `address`: a running cluster ("auto", "ray://head:10001"); None starts a
+    local Ray instance with `workers` CPUs. A task whose worker dies (OOM, kill -9, lost node) or that
+    raises is retried by Ray up to `retries` times."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None, retries: int = 2,
+                 progress: bool | None = None, runtime_env: dict[str, Any] | None = None) -> None:
+        self.address, self.workers, self.retries = address, workers, retries
+        self.progress, self.runtime_env = progress, runtime_env
+
+    def _init(self) -> Any:
+        try:
+            import ray
+        except ImportError:
+            raise GolongError("the ray executor needs Ray", "pip install 'golong-data[ray]'") from None
+        if not ray.is_initialized():
+            kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            if self.runtime_env:
+                kw["runtime_env"] = self.runtime_env
+            if self.address:
+                ray.init(address=self.address, **kw)
+            else:
+                ray.init(num_cpus=self.workers, **kw)
+        return ray
+
+    def run(self, tasks: Sequence[Task], desc: str = "shards") -> list[Any]:
+        ray = self._init()
+        remote = ray.remote(num_cpus=1, max_retries=self.retries, retry_exceptions=True)(call)
+        refs = [remote.options(name=t.name).remote(t) for t in tasks]
+        bar = _bar(len(tasks), desc, self.progress)
+        pending = list(refs)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                bar.update(len(done))
+            return [self._get(ray, r, t) for r, t in zip(refs, tasks, strict=True)]
+        finally:
+            bar.close()
+
+    def _get(self, ray: Any, ref: Any, task: Task) -> Any:
+        try:
+            return ray.get(ref)
+        except Exception as e:  # RayTaskError / WorkerCrashedError after the last retry
+            raise GolongError(f"task {task.name!r} failed after {self.retries} retries: {type(e).__name__}: {e}",
+                              "see the error above; rerun the same command to resume") from None
+
+
+def get_executor(kind: str, workers: int | None = None, address: str | None = None, retries: int = 2,
+                 progress: bool | None = None) -> LocalExecutor | RayExecutor:
+    if kind == "local":
+        if address:
+            raise ConfigError("--ray-address is for --executor ray")
+        return LocalExecutor(workers or 1, retries, progress)
+    if kind == "ray":
+        return RayExecutor(address, workers, retries, progress)
+    raise ConfigError(f"unknown executor {kind!r}; expected one of: {', '.join(EXECUTORS)}")
+
+
+# ---------------------------------------------------------------- the sharded pipeline front: ingest -> dedup
+@dataclass
+class ShardedResult:
+    lines: list[str]
+    dedup_dir: Path
+
+
+def run_sharded(corpus: Sequence[Path], work_dir: Path, shards: int, max_tokens: int,
+                executor: LocalExecutor | RayExecutor, tokenizer: str | None = None, threshold: float = 0.8,
+                num_perm: int = 128, ngram: int = 5) -> ShardedResult:
+    """ingest (N shard tasks) -> merge -> chunk (N shard tasks) -> merge -> dedup-shards (N signature tasks).
+
+    Writes work_dir/{ingest,chunk,dedup} -- the bytes of the single-machine stages -- with the shard outputs
+    beside them (ingest.shards/i, ...). Synthesize, verify and export then run on work_dir/dedup as usual
+    (synthesize's LLM calls are the part to scale out: point --base-url at an endpoint fleet)."""
+    from golong_data.dedup_shards import run_dedup_shards
+    from golong_data.shards import merge_chunk, merge_ingest
+
+    if shards < 1:
+        raise ConfigError(f"--shards must be >= 1, got {shards}")
+    work = Path(work_dir)
+    corpus = [Path(p) for p in corpus]
+    lines: list[str] = []
+    ing = [work / "ingest.shards" / str(i) for i in range(shards)]
+    executor.run([Task(f"ingest {i}/{shards}", "golong_data.ingest:run_ingest",
+                       {"paths": corpus, "out": d, "shard": f"{i}/{shards}", "workers": 1})
+                  for i, d in enumerate(ing)], desc="ingest shards")
+    lines.append(merge_ingest(ing, work / "ingest", corpus))
+    ch = [work / "chunk.shards" / str(i) for i in range(shards)]
+    executor.run([Task(f"chunk {i}/{shards}", "golong_data.chunk:run_chunk",
+                       {"in_dir": work / "ingest", "out_dir": d, "max_tokens": max_tokens, "tokenizer": tokenizer,
+                        "shard": f"{i}/{shards}"}) for i, d in enumerate(ch)], desc="chunk shards")
+    lines.append(merge_chunk(ch, work / "chunk"))
+    lines.append(run_dedup_shards(ch, work / "dedup", threshold, num_perm, ngram, executor=executor,
+                                  work_dir=work / "dedup.shards"))
+    return ShardedResult(lines, work / "dedup")

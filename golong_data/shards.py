@@ -1,0 +1,232 @@
+"""Merging shard outputs: N `--shard i/N` runs of a stage -> the bytes one unsharded run writes.
+
+    golong-data ingest CORPUS --out w/ingest.0 --shard 0/4     # ... 1/4, 2/4, 3/4: any machines, any order
+    golong-data merge ingest w/ingest.0 w/ingest.1 w/ingest.2 w/ingest.3 --out w/ingest --corpus CORPUS
+
+A shard writes a subsequence of the single run's output, in the single run's order. So the merge is a k-way
+merge (heapq.merge, streaming: one record per shard in memory) by each record's position in that order:
+
+- ingest: the position of the record's file in `find_files(corpus)` (documents name their file in
+  source.path, rejections in their source), so merge needs the same corpus paths the shards were given.
+  One cross-shard effect exists: a document whose text also came from a file of another shard is a
+  `duplicate_document` in the single run; merge drops it and writes that rejection in its place.
+- chunk: the position of the record's document in the upstream documents.jsonl every shard read (named in
+  the shards' manifests): documents and chunks carry their doc id, rejections name it as source.
+
+Synthesize is not mergeable into the single run's bytes: each shard draws `per_type` samples per bucket from
+its own documents with attempt seeds over its own candidate list, so N shards give N x per_type different
+samples (see the README's "Beyond one machine"). Dedup and verify have no --shard; dedup goes through
+golong_data.dedup_shards.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from golong_data.errors import GolongError
+from golong_data.records import iter_jsonl
+from golong_data.stage import MANIFEST, REJECTED, parse_shard, read_manifest
+
+MERGEABLE = ("ingest", "chunk")
+_SAME = "same text as "  # ingest's duplicate_document detail
+# dumps() writes a record's fields in dataclass order, so a Document line starts with its id: reading the
+# order of a 10 GB documents.jsonl then costs a regex per line instead of parsing every book's text.
+_ID_PREFIX = re.compile(r'^\{"id":"((?:[^"\\]|\\.)*)"')
+
+
+def shard_manifests(shard_dirs: Sequence[Path], stage: str) -> list[dict[str, Any]]:
+    """The finished shard runs' manifests, checked to be shards 0..N-1 of one N of `stage` with one config."""
+    if not shard_dirs:
+        raise GolongError("no shard directories given", "pass the --out directories of the `--shard i/N` runs")
+    mans: list[dict[str, Any]] = []
+    for d in shard_dirs:
+        m = read_manifest(Path(d))
+        if m is None:
+            raise GolongError(f"{d}/{MANIFEST} not found: that shard did not finish",
+                              "rerun that shard's command; a finished shard writes its manifest last")
+        if m.get("stage") != stage:
+            raise GolongError(f"{d} holds stage {m.get('stage')!r}, not {stage!r}", "merge one stage's shards")
+        mans.append(m)
+    specs = [parse_shard((m.get("config") or {}).get("shard")) for m in mans]
+    if any(s is None for s in specs):
+        bad = [str(d) for d, s in zip(shard_dirs, specs, strict=True) if s is None]
+        raise GolongError(f"not a sharded run: {', '.join(bad)}", "merge the outputs of `--shard i/N` runs")
+    ns = {s[1] for s in specs if s}
+    got = sorted(s[0] for s in specs if s)
+    if len(ns) != 1 or got != list(range(next(iter(ns)))):
+        raise GolongError(f"shards {sorted(f'{s[0]}/{s[1]}' for s in specs if s)} are not 0/N .. N-1/N of one N",
+                          "pass every shard's directory exactly once")
+    base = [{k: v for k, v in (m.get("config") or {}).items() if k != "shard"} for m in mans]
+    if any(b != base[0] for b in base):
+        raise GolongError("the shards ran with different settings", "rerun them with the same options")
+    return mans
+
+
+def upstream_order(mans: Sequence[dict[str, Any]], override: Path | None = None) -> dict[str, int]:
+    """doc id -> position in the documents.jsonl the (chunk) shards read: the single run's order."""
+    if override is not None:
+        path = Path(override)
+        if path.is_dir():
+            path = path / "documents.jsonl"
+    else:
+        paths = {(m.get("inputs") or [{}])[0].get("path") for m in mans}
+        if len(paths) != 1 or None in paths:
+            raise GolongError("the shards read different documents.jsonl files", "give it with --order-from")
+        path = Path(str(next(iter(paths))))
+    if not path.is_file():
+        raise GolongError(f"{path} not found (the upstream documents.jsonl the shards read)",
+                          "pass it with --order-from, e.g. the merged ingest directory")
+    pos: dict[str, int] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            m = _ID_PREFIX.match(line)
+            if m and "\\" not in m.group(1):
+                rid = m.group(1)
+            else:
+                import json
+
+                rid = json.loads(line)["id"]
+            pos.setdefault(rid, len(pos))
+    return pos
+
+
+def _keyed(path: Path, key: Callable[[dict[str, Any]], int]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for obj in iter_jsonl(path):
+        yield key(obj), obj
+
+
+def merge_sorted(paths: Sequence[Path], key: Callable[[dict[str, Any]], int]) -> Iterator[dict[str, Any]]:
+    """The records of several JSONL files, each already in `key` order, in one `key` order (stable: records
+    with equal keys keep their file's order; equal keys never span shards, as a key lives in one shard)."""
+    streams = [_keyed(p, key) for p in paths if p.exists()]
+    for _, obj in heapq.merge(*streams, key=lambda kv: kv[0]):
+        yield obj
+
+
+def _position(pos: dict[str, int], rid: str, what: str) -> int:
+    try:
+        return pos[rid]
+    except KeyError:
+        raise GolongError(f"{what} {rid!r} is not in the upstream documents.jsonl",
+                          "merge shards of one run, reading one upstream file") from None
+
+
+def _file_index(index: dict[str, int], source: str) -> int:
+    """The position of the file a rejection or document names: its path, or path#page=.. / path#conversation."""
+    i = index.get(source)
+    cut = len(source)
+    while i is None:
+        cut = source.rfind("#", 0, cut)
+        if cut < 0:
+            raise GolongError(f"{source!r} is not a file of the given corpus",
+                              "pass the same corpus paths (--corpus) the shards were given")
+        i = index.get(source[:cut])
+    return i
+
+
+# ---------------------------------------------------------------- the merge stage
+def merge_ingest(shard_dirs: Sequence[Path], out: Path, corpus: Sequence[Path]) -> str:
+    """Merge `ingest --shard i/N` outputs into out/documents.jsonl + rejected.jsonl (see the module docstring)."""
+    from golong_data.ingest import DOCUMENTS, find_files
+    from golong_data.records import Rejection
+    from golong_data.stage import StageRun
+
+    if not corpus:
+        raise GolongError("merging ingest shards needs the corpus paths", "pass --corpus PATH (as given to ingest)")
+    mans = shard_manifests(shard_dirs, "ingest")
+    index = {str(f): i for i, (f, _) in enumerate(find_files([Path(p) for p in corpus]))}
+    dirs = [Path(d) for d in shard_dirs]
+    config = {**(mans[0].get("config") or {}), "shard": None, "merged_shards": len(dirs)}
+    inputs = [d / n for d in dirs for n in (DOCUMENTS, REJECTED)]
+
+    def src_of(d: dict[str, Any]) -> str:  # ingest's first_seen name for a document
+        s = d.get("source") or {}
+        return str(s.get("path", "")) + (f"#{s['conversation']}" if "conversation" in s else "")
+
+    with StageRun("ingest", out, inputs=inputs, config=config) as run:
+        w = run.writer(DOCUMENTS)
+        first_seen: dict[str, str] = {}
+        id_of: dict[str, str] = {}  # document name -> id, to re-point a shard's own duplicate lines
+        # file index -> [(dup Rejection, sources of that document's dropped-page rejections)]
+        dups: dict[int, list[tuple[Rejection, set[str]]]] = {}
+        for d in merge_sorted([p / DOCUMENTS for p in dirs], lambda d: _file_index(index, src_of(d))):
+            src = src_of(d)
+            id_of[src] = d["id"]
+            if d["id"] in first_seen:
+                # The single run saw this text in an earlier file (of another shard) and wrote this instead
+                # of the document -- and not its dropped-page lines, which come after the duplicate check.
+                pages = {f"{d['source']['path']}#page={p['page']}" for p in (d.get("quality") or {}).get(
+                    "dropped_pages", [])}
+                dups.setdefault(_file_index(index, src), []).append(
+                    (Rejection("ingest", src, "duplicate_document", f"same text as {first_seen[d['id']]}"), pages))
+                continue
+            first_seen[d["id"]] = src
+            w.write(d)
+        rejections: list[tuple[int, int, dict[str, Any]]] = []
+        for d in dirs:
+            for n, r in enumerate(iter_jsonl(d / REJECTED)):
+                first = str(r.get("detail", "")).removeprefix(_SAME)
+                if r.get("reason") == "duplicate_document" and first in id_of:
+                    # The shard named the first copy *it* saw; an earlier file of another shard may hold one.
+                    r["detail"] = _SAME + first_seen[id_of[first]]
+                rejections.append((_file_index(index, str(r.get("source", ""))), n, r))
+        rejections.sort(key=lambda t: t[0])  # stable: a file's lines keep their shard's order
+        by_file: dict[int, list[dict[str, Any]]] = {}
+        for i, _, r in rejections:
+            by_file.setdefault(i, []).append(r)
+        for i, extra in dups.items():
+            lines = by_file.setdefault(i, [])
+            for rej, pages in extra:
+                at = next((k for k, r in enumerate(lines) if r.get("source") in pages), len(lines))
+                lines[:] = [r for r in lines if r.get("source") not in pages]
+                # A file's items are processed in order: the dup takes its page lines' place, else the end.
+                lines.insert(min(at, len(lines)), {"stage": rej.stage, "source": rej.source, "reason": rej.reason,
+                                                   "detail": rej.detail})
+        for i in sorted(by_file):
+            for r in by_file[i]:
+                run.reject(r["source"], r["reason"], r.get("detail", ""))
+        line = run.summary(f"merged {len(dirs)} shards, kept")
+    return line
+
+
+def merge_chunk(shard_dirs: Sequence[Path], out: Path, order_from: Path | None = None) -> str:
+    """Merge `chunk --shard i/N` outputs into out/chunks.jsonl + documents.jsonl + rejected.jsonl."""
+    from golong_data.stage import StageRun
+
+    mans = shard_manifests(shard_dirs, "chunk")
+    pos = upstream_order(mans, order_from)
+    dirs = [Path(d) for d in shard_dirs]
+    config = {**(mans[0].get("config") or {}), "shard": None, "merged_shards": len(dirs)}
+    names = ("chunks.jsonl", "documents.jsonl", REJECTED)
+    inputs = [d / n for d in dirs for n in names]
+    keys: dict[str, Callable[[dict[str, Any]], int]] = {
+        "chunks.jsonl": lambda c: _position(pos, c["doc_id"], "document"),
+        "documents.jsonl": lambda d: _position(pos, d["id"], "document"),
+    }
+    with StageRun("chunk", out, inputs=inputs, config=config) as run:
+        ws = {n: run.writer(n) for n in keys}
+        for name, key in keys.items():
+            for obj in merge_sorted([d / name for d in dirs], key):
+                ws[name].write(obj)
+        for r in merge_sorted([d / REJECTED for d in dirs], lambda r: _position(pos, r["source"], "rejected")):
+            run.reject(r["source"], r["reason"], r.get("detail", ""))
+        line = run.summary(f"merged {len(dirs)} shards, kept")
+    return line
+
+
+def merge_shards(stage: str, shard_dirs: Sequence[Path], out: Path, corpus: Sequence[Path] = (),
+                 order_from: Path | None = None) -> str:
+    """`golong-data merge STAGE SHARD_DIR... --out OUT`: returns the one-line summary."""
+    if stage == "ingest":
+        return merge_ingest(shard_dirs, out, corpus)
+    if stage == "chunk":
+        return merge_chunk(shard_dirs, out, order_from)
+    hint = "dedup shards with `golong-data dedup-shards`" if stage == "dedup" else (
+        "synthesize shards draw their own samples; concatenate them (see the README's 'Beyond one machine')")
+    raise GolongError(f"cannot merge {stage!r} shards; expected one of: {', '.join(MERGEABLE)}", hint)

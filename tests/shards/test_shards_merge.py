@@ -1,0 +1,125 @@
+"""Sharded + merged == single run, byte for byte; cross-shard duplicates found; the local executor's retries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from shards_helpers import FILES, MAX_TOKENS, THRESHOLD, N, same_bytes
+from typer.testing import CliRunner
+
+from golong_data.cli import app
+from golong_data.errors import GolongError
+from golong_data.executor import LocalExecutor, Task
+from golong_data.stage import in_shard
+
+
+def _rejected(d: Path) -> list[dict]:
+    return [json.loads(x) for x in (d / "rejected.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def _shard_of(key: str) -> int:
+    return next(i for i in range(N) if in_shard(key, (i, N)))
+
+
+@pytest.mark.parametrize("stage", list(FILES))
+def test_sharded_local_run_equals_single_run(single: Path, sharded_local: Path, stage: str) -> None:
+    for name in FILES[stage]:
+        same_bytes(single / stage / name, sharded_local / stage / name)
+    # ...and the shards really split the work: each shard wrote part, not all, of the documents.
+    if stage in ("ingest", "chunk"):
+        counts = [len((sharded_local / f"{stage}.shards" / str(i) / "documents.jsonl").read_bytes().splitlines())
+                  for i in range(N)]
+        total = len((single / stage / "documents.jsonl").read_bytes().splitlines())
+        assert all(0 < c < total for c in counts), counts
+
+
+def test_cross_shard_duplicate_document_is_rejected_by_merge(single: Path, sharded_local: Path, corpus: Path) -> None:
+    copy = str(corpus / "copy-persuasion.epub")
+    rej = [r for r in _rejected(sharded_local / "ingest") if r["source"] == copy]
+    assert [r["reason"] for r in rej] == ["duplicate_document"]
+    assert rej[0]["detail"] == f"same text as {corpus / 'books' / 'persuasion.epub'}"
+    # the shard that read the copy kept it: only the merge can know it is a duplicate
+    shard = sharded_local / "ingest.shards" / str(_shard_of("copy-persuasion.epub"))
+    assert copy in (shard / "documents.jsonl").read_text(encoding="utf-8")
+
+
+def test_near_duplicates_across_shards_are_found(sharded_local: Path) -> None:
+    rej = _rejected(sharded_local / "dedup")
+    near_docs = [json.loads(r["detail"]) for r in rej if r["reason"] == "near_duplicate" and r["source"].startswith(
+        "doc-")]
+    pairs = [{Path(d["path"]).name, Path(d["kept_path"]).name} for d in near_docs]
+    assert {"a.txt", "near-a.txt"} in pairs, near_docs
+    # chunk-level: some chunk dropped for a chunk of a document that another chunk shard holds
+    chunk_drops = [json.loads(r["detail"]) for r in rej if r["reason"] in ("near_duplicate", "exact_duplicate")
+                   and "kept_doc_id" in r["detail"]]
+    assert any(_shard_of(d["doc_id"]) != _shard_of(d["kept_doc_id"]) for d in chunk_drops), chunk_drops
+    # no shard could have found them alone: its chunks' kept copies are elsewhere
+    assert len(chunk_drops) >= 3
+
+
+def test_merge_cli_equals_single_and_checks_its_shards(single: Path, sharded_local: Path, corpus: Path,
+                                                      tmp_path: Path) -> None:
+    runner = CliRunner()
+    shards = [str(sharded_local / "chunk.shards" / str(i)) for i in range(N)]
+    res = runner.invoke(app, ["merge", "chunk", *shards, "--out", str(tmp_path / "chunk")])
+    assert res.exit_code == 0, res.output
+    for name in FILES["chunk"]:
+        same_bytes(single / "chunk" / name, tmp_path / "chunk" / name)
+    res = runner.invoke(app, ["merge", "chunk", *shards[:-1], "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "are not 0/N .. N-1/N" in res.output
+    ing = [str(sharded_local / "ingest.shards" / str(i)) for i in range(N)]
+    res = runner.invoke(app, ["merge", "ingest", *ing, "--out", str(tmp_path / "y")])
+    assert res.exit_code == 1 and "--corpus" in res.output
+    res = runner.invoke(app, ["merge", "ingest", *ing, "--out", str(tmp_path / "ingest"), "--corpus", str(corpus)])
+    assert res.exit_code == 0, res.output
+    for name in FILES["ingest"]:
+        same_bytes(single / "ingest" / name, tmp_path / "ingest" / name)
+
+
+def test_dedup_shards_cli_equals_single(single: Path, sharded_local: Path, tmp_path: Path) -> None:
+    shards = [str(sharded_local / "chunk.shards" / str(i)) for i in range(N)]
+    res = CliRunner().invoke(app, ["dedup-shards", *shards, "--out", str(tmp_path / "dedup"), "--threshold",
+                                   str(THRESHOLD), "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    for name in FILES["dedup"]:
+        same_bytes(single / "dedup" / name, tmp_path / "dedup" / name)
+
+
+def test_two_shards_merge_too(single: Path, tmp_path: Path) -> None:
+    from golong_data.chunk import run_chunk
+    from golong_data.shards import merge_chunk
+
+    dirs = [tmp_path / str(i) for i in range(2)]
+    for i, d in enumerate(dirs):
+        run_chunk(single / "ingest", d, MAX_TOKENS, shard=f"{i}/2")
+    merge_chunk(list(reversed(dirs)), tmp_path / "merged")  # the order the shards are given does not matter
+    for name in FILES["chunk"]:
+        same_bytes(single / "chunk" / name, tmp_path / "merged" / name)
+
+
+# ---------------------------------------------------------------- the local executor
+def test_local_executor_retries_a_killed_worker_without_repeating_llm_calls(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "llm"))
+    from fake_openai_server import FakeOpenAIServer
+
+    with FakeOpenAIServer() as srv:
+        task = Task("llm shard", "shard_llm_task:llm_task", {"base_url": srv.base_url, "n": 8,
+                    "cache_path": str(tmp_path / "cache.sqlite"), "marker": str(tmp_path / "killed")})
+        # two tasks so the pool is used (a single task runs in-process, where os._exit would end pytest)
+        other = Task("llm shard b", "shard_llm_task:llm_task", {**task.kwargs, "marker": str(tmp_path / "k2"),
+                                                                "prefix": "other"})
+        out = LocalExecutor(workers=2, retries=2, progress=False).run([task, other])
+    assert (tmp_path / "killed").exists()  # the first attempt did die
+    assert len(out[0]) == len(out[1]) == 8 and out[0] != out[1]
+    # 16 distinct prompts, each sent once: the killed attempts' answers were replayed from the shared cache
+    assert srv.requests == 16 and set(srv.seen.values()) == {1}, srv.seen
+
+
+def test_local_executor_reports_a_task_that_keeps_failing() -> None:
+    bad = Task("bad shard", "golong_data.shards:merge_shards", {"stage": "verify", "shard_dirs": [], "out": "x"})
+    with pytest.raises(GolongError, match="'bad shard' failed 2 times: cannot merge 'verify'"):
+        LocalExecutor(workers=1, retries=1, progress=False).run([bad])

@@ -1,0 +1,66 @@
+"""The Ray executor on a local Ray instance (2 CPUs, one session for the module): the same bytes as the local
+executor, and a killed task retried without repeating its LLM calls."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from shards_helpers import FILES, MAX_TOKENS, THRESHOLD, N, same_bytes
+
+from golong_data.executor import RayExecutor, Task
+
+try:
+    import ray
+except ImportError:  # the [ray] extra is optional; `make install` includes it, so CI runs these
+    ray = None
+
+pytestmark = pytest.mark.skipif(ray is None, reason="ray is not installed (pip install 'golong-data[ray]')")
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def ray_session() -> Iterator[None]:
+    assert ray is not None
+    # Ray workers are fresh processes: put this directory (the test's task module) on their path.
+    path = os.pathsep.join([str(HERE), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": path}})
+    yield
+    ray.shutdown()
+
+
+def test_ray_executor_equals_local_executor(ray_session: None, corpus: Path, sharded_local: Path,
+                                            tmp_path: Path) -> None:
+    from golong_data.executor import run_sharded
+
+    run_sharded([corpus], tmp_path, N, MAX_TOKENS, RayExecutor(progress=False), threshold=THRESHOLD)
+    for stage, names in FILES.items():
+        for name in names:
+            same_bytes(sharded_local / stage / name, tmp_path / stage / name)
+
+
+def test_ray_retries_a_killed_task_without_repeating_llm_calls(ray_session: None, tmp_path: Path) -> None:
+    sys.path.insert(0, str(HERE.parent / "llm"))
+    from fake_openai_server import FakeOpenAIServer
+
+    with FakeOpenAIServer() as srv:
+        kw = {"base_url": srv.base_url, "n": 8, "cache_path": str(tmp_path / "cache.sqlite")}
+        tasks = [Task(f"llm shard {i}", "shard_llm_task:llm_task", {**kw, "marker": str(tmp_path / f"killed{i}"),
+                                                                   "prefix": f"shard{i}"}) for i in range(2)]
+        out = RayExecutor(retries=1, progress=False).run(tasks)
+    assert all((tmp_path / f"killed{i}").exists() for i in range(2))  # each first attempt died
+    assert [len(o) for o in out] == [8, 8]
+    # 16 distinct prompts, each sent once: the retried attempts replayed what the killed ones had paid for
+    assert srv.requests == 16 and set(srv.seen.values()) == {1}, srv.seen
+
+
+def test_ray_reports_a_task_that_keeps_failing(ray_session: None) -> None:
+    from golong_data.errors import GolongError
+
+    bad = Task("bad shard", "golong_data.shards:merge_shards", {"stage": "verify", "shard_dirs": [], "out": "x"})
+    with pytest.raises(GolongError, match="'bad shard' failed after 1 retries"):
+        RayExecutor(retries=1, progress=False).run([bad])
