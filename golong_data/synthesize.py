@@ -66,6 +66,7 @@ class SynthConfig:
     ground_threshold: float = 90.0  # rapidfuzz partial_ratio an LLM evidence quote must reach in its source
     llm_source_tokens: int = 1500  # the most source tokens an LLM constructor is shown (small local windows)
     llm_max_tokens: int = 600  # completion budget per LLM call
+    llm_json_schema: bool = True  # send the answer schema (structured output); off: parse JSON out of the text
     shard: str | None = None
     tokenizer: str | None = None
 
