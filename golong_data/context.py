@@ -385,18 +385,24 @@ def assemble(
 
     far_docs = [d for d in lib.order if d not in ev_docs and d not in exclude_docs]
     rng.shuffle(far_docs)
-    for d in far_docs:
+    # One random piece per document per pass, so a context mixes many sources instead of one long book;
+    # later passes (small corpora, big buckets) take further pieces of the same documents.
+    for _ in range(3):
+        for d in far_docs:
+            if remaining <= tolerance:
+                break
+            cand = [p for p in lib.pieces(d, max_piece) if (p.doc_id, p.start) not in used_spans]
+            if not cand:
+                continue
+            p = cand[rng.randrange(len(cand))]
+            if not usable(p):
+                continue
+            if lib.piece_cost(p) <= remaining:
+                take(p)
+            elif len(spill) < 4:
+                spill.append(p)
         if remaining <= tolerance:
             break
-        cand = list(lib.pieces(d, max_piece))
-        # One random piece per document, so a context mixes many sources instead of one long book.
-        p = cand[rng.randrange(len(cand))]
-        if not usable(p):
-            continue
-        if lib.piece_cost(p) <= remaining:
-            take(p)
-        elif len(spill) < 4:
-            spill.append(p)
     if remaining > tolerance:
         # Close the gap with a prefix of a piece that did not fit (cut at a paragraph / sentence end).
         for p in spill + near:

@@ -315,16 +315,24 @@ def program_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
         attempt += 1
         doc = cands[attempt % len(cands)]
         rng = random.Random(derive_seed(cfg.seed, task, bucket, attempt))
-        ctor = rng.choice(builder.for_kind(doc.kind))
-        if (doc.id, ctor.name) in dead:
-            continue  # not a new candidate: its one ledger line is already written
+        ctors = builder.for_kind(doc.kind)
+        ctors = [ctors[i] for i in rng.sample(range(len(ctors)), len(ctors))]
+        ctors = [c for c in ctors if (doc.id, c.name) not in dead]
+        if not ctors:
+            continue  # not a new candidate: its ledger lines are already written
         budget -= 1
         focus = syn.focus(doc, task, btok)
-        plan = ctor.fn(focus, rng)
-        if isinstance(plan, str):
+        plan: Plan | str = "no_constructor"
+        for ctor in ctors:
+            plan = ctor.fn(focus, rng)
+            if isinstance(plan, Plan):
+                break
             if plan in DOC_LEVEL_REASONS or ctor.once_per_doc:
                 dead.add((doc.id, ctor.name))
             out.append((doc.id, Built(None, plan, f"{task}/{bucket} {ctor.name}")))
+            if plan not in DOC_LEVEL_REASONS:
+                break  # a failed draw (no suitable term, ...): the next attempt draws again
+        if isinstance(plan, str):
             continue
         if ctor.once_per_doc:
             dead.add((doc.id, ctor.name))

@@ -172,7 +172,8 @@ def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
         msg = template.replace("{heading}", piece.heading).replace("{source}", source)
         requests.append(LLMRequest(
             key=f"{task}/{bucket}/{attempt}", messages=[{"role": "user", "content": msg}], temperature=0.0,
-            max_tokens=cfg.llm_max_tokens, seed=cfg.seed, json_schema=answer_schema(task) if cfg.llm_json_schema else None, task_type=task,
+            max_tokens=cfg.llm_max_tokens, seed=cfg.seed, task_type=task,
+            json_schema=answer_schema(task) if cfg.llm_json_schema else None,
         ))
         jobs.append((attempt, doc, piece, rng))
     results = run_batch(requests, llm_cfg, stage="synthesize", desc=f"{task} {bucket} (llm)") if requests else []
