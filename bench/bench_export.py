@@ -10,8 +10,8 @@ The samples are generated here: all nine task types in their taxonomy shares, ea
 * naive: load every sample, map to rows, `pa.Table.from_pylist(all rows)` + `pq.write_table` + JSONL in one go.
 
 Each runs in its own process; peak RSS is that process's ru_maxrss (os.wait4). The naive baseline holds the
-whole set (~2x its size) in memory, so at full scale it runs on a tenth of the samples and ours runs on that
-same tenth too: the ratio compares like with like, and ours is also timed at full scale.
+whole set (~2x its size) in memory, so at full scale it runs on a twentieth of the samples and ours runs on
+that same twentieth too: the ratio compares like with like, and ours is also timed at full scale.
 """
 
 from __future__ import annotations
@@ -150,10 +150,10 @@ def main() -> None:
         generate(full / "verified.jsonl", a.n)
         gen_s = time.perf_counter() - t0
         gb = (full / "verified.jsonl").stat().st_size / 1e9
-        n_small = max(100, a.n // 10)
+        n_small = max(100, a.n // 20)
         small.mkdir()
         with open(full / "verified.jsonl", "rb") as fi, open(small / "verified.jsonl", "wb") as fo:
-            for _ in range(n_small):  # the same kind of samples, a tenth as many
+            for _ in range(n_small):  # the same kind of samples, a twentieth as many
                 fo.write(fi.readline())
         print(f"generated {a.n} samples x {TOKENS} tokens ({gb:.2f} GB JSONL) in {gen_s:.0f}s under {tmp}",
               file=sys.stderr)

@@ -366,9 +366,11 @@ _EXECUTOR_HELP = "Where shard tasks run: local (a process pool here) or ray (a R
 @app.command()
 @handle_errors
 def merge(
-    stage: str = typer.Argument(..., help="The sharded stage: ingest or chunk."),
-    shard_dirs: list[Path] = typer.Argument(..., help="The --out directories of the `--shard i/N` runs, all N."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output directory: the files one unsharded run writes."),
+    stage: str = typer.Argument(..., help="ingest or chunk (shard outputs), or llm-cache (nodes' LLM caches)."),
+    shard_dirs: list[Path] = typer.Argument(..., help="The --out directories of the `--shard i/N` runs, all N; "
+                                            "for llm-cache: cache files or the dirs ($GOLONG_HOME) holding them."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory: the files one unsharded run writes "
+                             "(llm-cache: the cache file or dir to merge into)."),
     corpus: list[Path] = typer.Option([], "--corpus", help="ingest: the corpus paths the shards were given "
                                       "(their file order is the output order); repeatable."),
     order_from: Path | None = typer.Option(None, "--order-from", help="chunk: the documents.jsonl (or its dir) "

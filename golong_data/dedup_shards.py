@@ -122,7 +122,10 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
     # ---- gather in the single run's order: documents by upstream position; a shard's chunks follow its
     # documents' order, so chunk order is a merge of the shards' chunk lists by their document's position.
     metas = [json.loads((s / META_FILE).read_text(encoding="utf-8")) for s in sig_dirs]
-    arrays = [np.load(s / SIG_FILE) for s in sig_dirs]
+    arrays = []
+    for s in sig_dirs:
+        with np.load(s / SIG_FILE) as z:  # an NpzFile re-reads an array on every [name]: load each once
+            arrays.append({name: z[name] for name in z.files})
 
     def where(rid: str) -> int:
         if rid not in pos:
@@ -132,17 +135,17 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
     doc_rows = sorted(((where(d[0]), k, j) for k, m in enumerate(metas) for j, d in enumerate(m["docs"])))
     docs = _Table()
     sources: list[str] = []
-    doc_sig_parts, doc_key_list = [], []
+    doc_base = np.cumsum([0] + [len(a["doc_sigs"]) for a in arrays])  # row offsets of each shard's block
+    doc_idx: list[int] = []
     for _, k, j in doc_rows:
         rid, length, has, src = metas[k]["docs"][j]
         docs.ids.append(rid)
         docs.lengths.append(length)
         docs.has_sig.append(has)
         sources.append(src)
-        doc_sig_parts.append(arrays[k]["doc_sigs"][j])
-        doc_key_list.append(bytes(arrays[k]["doc_keys"][j]).ljust(16, b"\0"))
+        doc_idx.append(int(doc_base[k]) + j)
     bands, rows = lsh_params(threshold, num_perm)
-    doc_sigs = np.array(doc_sig_parts, dtype=np.uint32).reshape(-1, num_perm)
+    doc_sigs, doc_key_list = _gather(arrays, "doc", doc_idx, num_perm)
     doc_drops = {dr.index: dr for dr in cluster(docs.order(), doc_key_list, doc_sigs, docs.has_sig, threshold,
                                                    bands, rows)}
     kept_doc_ids = {docs.ids[i] for i in range(len(docs.ids)) if i not in doc_drops}
@@ -165,7 +168,8 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
                                                        path=sources[i], kept_path=sources[dr.kept]))
         chunks = _Table()
         chunk_doc: list[str] = []
-        chunk_sig_parts, chunk_key_list = [], []
+        chunk_base = np.cumsum([0] + [len(a["chunk_sigs"]) for a in arrays])
+        chunk_idx: list[int] = []
         keep_at: list[tuple[int, int]] = []  # (shard, line in the shard's chunks.jsonl) of each clustered chunk
         n_chunks = 0
         for _, k, j in heapq.merge(*(chunk_stream(k) for k in range(len(dirs)))):
@@ -187,11 +191,10 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
             chunks.ids.append(cid)
             chunks.lengths.append(length)
             chunks.has_sig.append(has)
-            chunk_sig_parts.append(arrays[k]["chunk_sigs"][row])
-            chunk_key_list.append(bytes(arrays[k]["chunk_keys"][row]).ljust(16, b"\0"))
+            chunk_idx.append(int(chunk_base[k]) + row)
             chunk_doc.append(did)
             keep_at.append((k, j))
-        sigs = np.array(chunk_sig_parts, dtype=np.uint32).reshape(-1, num_perm)
+        sigs, chunk_key_list = _gather(arrays, "chunk", chunk_idx, num_perm)
         chunk_drops = cluster(chunks.order(), chunk_key_list, sigs, chunks.has_sig, threshold, bands, rows)
         del sigs
         dropped_at = set()
@@ -216,6 +219,17 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
                            "benchmark_ngrams": metas[0]["benchmark_ngrams"] if metas else 0})
     return _summary(run, f"kept {docs_w.count} of {len(docs.ids)} documents, {chunks_w.count} of {n_chunks} chunks"
                     f" (from {len(dirs)} shards)")
+
+
+def _gather(arrays: list[dict[str, Any]], kind: str, idx: list[int], num_perm: int) -> tuple[Any, list[bytes]]:
+    """Signatures and exact keys of rows `idx` of the shards' stacked arrays, in that order (numpy, no loop)."""
+    import numpy as np
+
+    at = np.asarray(idx, dtype=np.int64)
+    sigs = np.concatenate([a[f"{kind}_sigs"].reshape(-1, num_perm) for a in arrays])[at]
+    # "S16" drops trailing NUL bytes of a key; pad them back to the 16 bytes exact_key made
+    keys = [bytes(x).ljust(16, b"\0") for x in np.concatenate([a[f"{kind}_keys"] for a in arrays])[at]]
+    return sigs, keys
 
 
 def _tag(path: Path, k: int) -> Any:

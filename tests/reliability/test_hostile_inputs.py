@@ -23,9 +23,9 @@ BUG_UNREADABLE = pytest.mark.xfail(strict=True, reason="BUG (reported): ingest_f
                                    "the file) outside its try, so one OSError on a file ends the whole run")
 
 
-def _ingest(args: list[str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(GD), "ingest", *args, "--workers", "1"], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+def _ingest(args: list[str], cwd: Path, timeout: float = 240, workers: int = 1) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(GD), "ingest", *args, "--workers", str(workers)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def _ledger(out: Path) -> dict[str, list[dict]]:
@@ -36,7 +36,8 @@ def _ledger(out: Path) -> dict[str, list[dict]]:
     return by_source
 
 
-def test_hostile_corpus_is_ledgered_and_the_rest_is_ingested(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2], ids=["serial", "process-pool"])
+def test_hostile_corpus_is_ledgered_and_the_rest_is_ingested(tmp_path: Path, workers: int) -> None:
     corpus = tmp_path / "corpus"
     expect = build_hostile_corpus(corpus)
     good = plant_good_files(corpus / "good")
@@ -48,7 +49,7 @@ def test_hostile_corpus_is_ledgered_and_the_rest_is_ingested(tmp_path: Path) -> 
     before = tree_snapshot(tmp_path, skip=out)
     passwd_before = Path("/etc/passwd").stat().st_mtime_ns if Path("/etc/passwd").exists() else None
 
-    r = _ingest([str(corpus), "-o", str(out)], cwd=cwd)
+    r = _ingest([str(corpus), "-o", str(out)], cwd=cwd, workers=workers)
     assert r.returncode == 0, r.stderr[-3000:]
 
     # nothing written outside out/ (the corpus, the cwd, the tmp dir around them), nothing touched in /etc

@@ -123,3 +123,56 @@ def test_local_executor_reports_a_task_that_keeps_failing() -> None:
     bad = Task("bad shard", "golong_data.shards:merge_shards", {"stage": "verify", "shard_dirs": [], "out": "x"})
     with pytest.raises(GolongError, match="'bad shard' failed 2 times: cannot merge 'verify'"):
         LocalExecutor(workers=1, retries=1, progress=False).run([bad])
+
+
+def test_merged_llm_caches_replay_every_nodes_calls(tmp_path: Path) -> None:
+    import sqlite3
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "llm"))
+    from fake_openai_server import FakeOpenAIServer
+
+    from golong_data.llm import LLMConfig, LLMRequest, run_batch
+
+    def cfg(url: str, cache: Path) -> LLMConfig:
+        return LLMConfig(base_url=url, model="fake", cache_path=cache, progress=False, quiet=True)
+
+    reqs = [LLMRequest(key=f"q{i}", messages=[{"role": "user", "content": f"node question {i}"}]) for i in range(6)]
+    with FakeOpenAIServer() as srv:
+        first = [r.text for r in run_batch(reqs[:3], cfg(srv.base_url, tmp_path / "a" / "llm_cache.sqlite"))]
+        first += [r.text for r in run_batch(reqs[3:], cfg(srv.base_url, tmp_path / "b" / "llm_cache.sqlite"))]
+    res = CliRunner().invoke(app, ["merge", "llm-cache", str(tmp_path / "a"), str(tmp_path / "b" / "llm_cache.sqlite"),
+                                   "--out", str(tmp_path / "merged")])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["merge", "llm-cache", str(tmp_path / "a"), "--out", str(tmp_path / "merged")])
+    assert "0 responses" in res.output  # merging again adds nothing
+    db = sqlite3.connect(tmp_path / "merged" / "llm_cache.sqlite")
+    assert db.execute("SELECT count(*) FROM responses").fetchone()[0] == 6
+    with FakeOpenAIServer() as srv2:  # a fresh server: any call that reaches it was not replayed from the merge
+        again = run_batch(reqs, cfg(srv2.base_url, tmp_path / "merged" / "llm_cache.sqlite"))
+    assert srv2.requests == 0 and all(r.cached for r in again)
+    assert [r.text for r in again] == first
+
+
+def test_ingest_merge_points_every_copy_at_the_first_file(tmp_path: Path) -> None:
+    """a.txt (shard 0) and its copies h.txt, i.txt (both shard 1): shard 1 alone calls i.txt a copy of h.txt;
+    the single run, and so the merge, name a.txt for both."""
+    from golong_data.ingest import run_ingest
+    from golong_data.shards import merge_ingest
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    text = "A short story about a lighthouse keeper.\n\nShe kept the lamp burning through the storm.\n"
+    for name in ("a.txt", "h.txt", "i.txt"):
+        (corpus / name).write_text(text, encoding="utf-8")
+    (corpus / "b.txt").write_text("Another text entirely, about bees.\n", encoding="utf-8")
+    assert [in_shard(n, (1, 2)) for n in ("a.txt", "h.txt", "i.txt")] == [False, True, True]
+    run_ingest([corpus], tmp_path / "single", workers=1)
+    for i in range(2):
+        run_ingest([corpus], tmp_path / str(i), shard=f"{i}/2", workers=1)
+    assert [r["detail"] for r in _rejected(tmp_path / "1")] == [f"same text as {corpus / 'h.txt'}"]
+    merge_ingest([tmp_path / "0", tmp_path / "1"], tmp_path / "merged", [corpus])
+    for name in ("documents.jsonl", "rejected.jsonl"):
+        same_bytes(tmp_path / "single" / name, tmp_path / "merged" / name)
+    details = {Path(r["source"]).name: r["detail"] for r in _rejected(tmp_path / "merged")}
+    assert details == {"h.txt": f"same text as {corpus / 'a.txt'}", "i.txt": f"same text as {corpus / 'a.txt'}"}
