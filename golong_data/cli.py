@@ -359,6 +359,7 @@ def _executor(executor: str, workers: int | None, ray_address: str | None) -> An
     return get_executor(executor, workers=workers, address=ray_address)
 
 
+_WORKERS_HELP = "Parallel shard tasks (local; default: CPU cores, max 8) or CPUs of a local Ray (default: all)."
 _EXECUTOR_HELP = "Where shard tasks run: local (a process pool here) or ray (a Ray cluster; pip install " \
     "'golong-data[ray]')."
 
@@ -394,7 +395,7 @@ def dedup_shards(
     contam_ngram: int = typer.Option(13, help="Benchmark n-gram length."),
     order_from: Path | None = typer.Option(None, "--order-from", help="The documents.jsonl the chunk shards read."),
     executor: str = typer.Option("local", help=_EXECUTOR_HELP),
-    workers: int | None = typer.Option(None, min=1, help="Parallel shard tasks (local) or CPUs of a local Ray."),
+    workers: int | None = typer.Option(None, min=1, help=_WORKERS_HELP),
     ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
 ) -> None:
     """Near-duplicate removal across chunk shards: per-shard MinHash signatures, then one clustering pass."""
@@ -413,7 +414,7 @@ def shards(
     max_tokens: int = typer.Option(..., "--max-tokens", help="Most tokens per chunk."),
     threshold: float = typer.Option(0.8, help="Dedup: Jaccard similarity of near duplicates."),
     executor: str = typer.Option("local", help=_EXECUTOR_HELP),
-    workers: int | None = typer.Option(None, min=1, help="Parallel shard tasks (local) or CPUs of a local Ray."),
+    workers: int | None = typer.Option(None, min=1, help=_WORKERS_HELP),
     ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
 ) -> None:
     """ingest -> chunk -> dedup as shard tasks on a process pool or Ray; the same bytes as the single stages."""

@@ -157,7 +157,11 @@ def get_executor(kind: str, workers: int | None = None, address: str | None = No
     if kind == "local":
         if address:
             raise ConfigError("--ray-address is for --executor ray")
-        return LocalExecutor(workers or 1, retries, progress)
+        if workers is None:
+            from golong_data.ingest import default_workers  # CPU cores, at most 8
+
+            workers = default_workers()
+        return LocalExecutor(workers, retries, progress)
     if kind == "ray":
         return RayExecutor(address, workers, retries, progress)
     raise ConfigError(f"unknown executor {kind!r}; expected one of: {', '.join(EXECUTORS)}")

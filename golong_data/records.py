@@ -151,8 +151,8 @@ def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding) as f:
+        text = "b" not in mode
+        with os.fdopen(fd, mode, encoding="utf-8" if text else None, errors="backslashreplace" if text else None) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -33,7 +33,8 @@ class _StreamWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        self._f = os.fdopen(fd, "w", encoding="utf-8")
+        # backslashreplace: a non-UTF-8 file name (surrogate-escaped by Python) is one record's oddity, not a crash.
+        self._f = os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace")
         self.count = 0
 
     def write(self, record: Any) -> None:
@@ -114,6 +115,9 @@ class StageRun:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         # Unmark first: until the new manifest lands, this directory is not a finished stage.
         (self.out_dir / MANIFEST).unlink(missing_ok=True)
+        # Temp files of a run that was killed mid-way: nothing reads them, and each may be as big as an output.
+        for stale in self.out_dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
         self._rejected = self.writer(REJECTED)
         return self
 
@@ -165,7 +169,7 @@ class StageRun:
             "outputs": outputs,
         }
         tmp = self.out_dir / f".{MANIFEST}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
             json.dump(manifest, f, indent=2, sort_keys=True, ensure_ascii=False)
             f.write("\n")
             f.flush()

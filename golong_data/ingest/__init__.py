@@ -57,6 +57,25 @@ def find_files(paths: Iterable[Path]) -> list[tuple[Path, str]]:
     return out
 
 
+def _link_escapes(path: Path, key: str) -> str | None:
+    """The target, when a file found under a folder is a link (or lies under one) pointing outside that folder.
+
+    A corpus (an unpacked archive, say) holding `notes.txt -> /etc/passwd` must not put the host's files into
+    training data. `key` is the path relative to the folder it was found in (see find_files).
+    """
+    root = path
+    for _ in Path(key).parts:
+        root = root.parent
+    try:
+        target = path.resolve()
+        target.relative_to(root.resolve())
+    except ValueError:
+        return str(target)
+    except OSError:  # a link loop: leave it to ingest_file, which ledgers it as unreadable
+        return None
+    return None
+
+
 def reader_for(path: Path) -> Callable[[Path], Document | list[Document | InputError]] | None:
     """The reader for a file, from its first bytes (PDF, zip) and then its suffix; None when unsupported."""
     with open(path, "rb") as f:
@@ -91,9 +110,32 @@ def _is_epub_zip(path: Path) -> bool:
         return False
 
 
+# Files past these sizes are ledgered unread: the largest document worth a long-context sample is a few MB of
+# text, and the JSON parser holds ~20 copies of its input at its peak. JSONL is streamed line by line instead,
+# each line capped (see dialogue.MAX_LINE_BYTES), so a big JSONL corpus is fine.
+MAX_FILE_BYTES = {"pdf": 512 << 20, "epub": 512 << 20, "json": 128 << 20, "text": 64 << 20}
+
+
+def _size_class(reader: Callable[..., object], path: Path) -> str | None:
+    name = getattr(reader, "__name__", "")
+    if name == "read_pdf":
+        return "pdf"
+    if name == "read_epub":
+        return "epub"
+    if name == "read_dialogue_json":
+        return None if path.suffix.lower() == ".jsonl" else "json"
+    return "text"
+
+
 def ingest_file(path: Path) -> list[Document | InputError]:
     """Every Document a file yields, and an InputError for each part of it (or the whole) that failed."""
-    reader = reader_for(path)
+    try:
+        reader = reader_for(path)
+        size = path.stat().st_size
+    except OSError as e:  # unreadable, vanished, a device that refuses reads: this file's problem only
+        return [InputError("unreadable", f"{type(e).__name__}: {e.strerror or e}")]
+    if reader is not None and (kind := _size_class(reader, path)) and size > MAX_FILE_BYTES[kind]:
+        return [InputError("too_large", f"{size / 2**20:.0f} MiB > {MAX_FILE_BYTES[kind] >> 20} MiB cap for {kind}")]
     if reader is None:
         return [InputError("unsupported_format", f"no reader for {path.suffix or 'files without a suffix'}")]
     try:
@@ -140,13 +182,17 @@ def run_ingest(paths: list[Path], out: Path, shard: str | None = None, workers: 
     from golong_data.stage import StageRun, in_shard, parse_shard
 
     shard_spec = parse_shard(shard)
-    files = [f for f, k in find_files(paths) if in_shard(k, shard_spec)]
+    found = [(f, k) for f, k in find_files(paths) if in_shard(k, shard_spec)]
+    escaping = [(f, t) for f, k in found if (t := _link_escapes(f, k))]
+    files = [f for f, k in found if not _link_escapes(f, k)]
     config = {"shard": shard}
     n_workers = default_workers() if workers is None else workers
     # The manifest fingerprints exactly the files read (hidden directories such as a corpus's .cache/ are
     # not inputs, and a shard's manifest covers only its own files).
     with StageRun("ingest", Path(out), inputs=files, config=config) as run:
         docs = run.writer(DOCUMENTS)
+        for f, target in escaping:
+            run.reject(str(f), "symlink_outside_corpus", f"links to {target}, outside the folder given")
         first_seen: dict[str, str] = {}
         results = _results(files, n_workers)
         for f, items in tqdm(results, total=len(files), desc="ingest", unit="file", disable=None, file=sys.stderr):

@@ -131,27 +131,58 @@ def read_dialogue_json(path: Path) -> list[Document | InputError]:
 
     Raises InputError when the file as a whole cannot be read.
     """
-    raw = path.read_text(encoding="utf-8", errors="strict") if path.stat().st_size else ""
+    if path.suffix.lower() == ".jsonl":
+        return _read_jsonl(path)
+    try:
+        raw = path.read_text(encoding="utf-8", errors="strict") if path.stat().st_size else ""
+    except UnicodeDecodeError as e:
+        raise InputError("dialogue_not_utf8", f"byte {e.start}: not UTF-8") from e
     if not raw.strip():
         raise InputError("dialogue_empty", "the file is empty")
-    if path.suffix.lower() == ".jsonl":
-        convs = []
-        for lineno, line in enumerate(raw.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                convs.append((f"line {lineno}", json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise InputError("json_invalid", f"line {lineno}: {e.msg}") from e
-        return _documents(path, "jsonl", convs)
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as e:
         raise InputError("json_invalid", f"line {e.lineno}: {e.msg}") from e
+    except RecursionError as e:
+        raise InputError("json_too_deep", "nesting deeper than the parser's recursion limit") from e
     convs = _conversations(data)
     if not convs or all(conversation_turns(c) is None for _, c in convs):
         raise InputError("dialogue_unknown_shape", "no chitchat / OpenAI messages / ShareGPT conversations found")
     return _documents(path, "json", convs)
+
+
+# One conversation per JSONL line; a line past this is ledgered unread (16 MiB of text is ~4M tokens, far past
+# any context we build), so memory stays bounded however long a line is.
+MAX_LINE_BYTES = 16 << 20
+
+
+def _read_jsonl(path: Path) -> list[Document | InputError]:
+    """Stream a JSONL file: each line parsed alone, an over-long line skipped without being held in memory."""
+    convs: list[tuple[str, Any]] = []
+    skipped: list[InputError] = []
+    with open(path, "rb") as f:
+        lineno = 0
+        while True:
+            line = f.readline(MAX_LINE_BYTES + 1)
+            if not line:
+                break
+            lineno += 1
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
+                    pass  # drain the rest of the line in bounded pieces
+                skipped.append(InputError("line_too_large", f"line {lineno}: over {MAX_LINE_BYTES >> 20} MiB"))
+                continue
+            if not line.strip():
+                continue
+            try:
+                convs.append((f"line {lineno}", json.loads(line.decode("utf-8"))))
+            except UnicodeDecodeError as e:
+                raise InputError("dialogue_not_utf8", f"line {lineno}, byte {e.start}: not UTF-8") from e
+            except json.JSONDecodeError as e:
+                raise InputError("json_invalid", f"line {lineno}: {e.msg}") from e
+    if not convs and not skipped:
+        raise InputError("dialogue_empty", "the file is empty")
+    return [*_documents(path, "jsonl", convs), *skipped] if convs else skipped
 
 
 def looks_like_transcript(text: str) -> bool:

@@ -96,9 +96,6 @@ def test_kill9_at_24_seeded_points_across_all_stages(tmp_path: Path, fake_server
     assert stats["killed"] >= 20, stats
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (reported): StageRun's temp files have random mkstemp names, so each kill "
-                   "leaves its .<name>.XXXX.tmp files behind for good (the stage.py docstring says they are "
-                   "overwritten); repeated crashes pile up copies of every output")
 def test_stale_temp_files_are_cleaned_on_rerun(tmp_path: Path) -> None:
     import subprocess
     import sys

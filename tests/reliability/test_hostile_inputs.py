@@ -17,10 +17,6 @@ from hostile import PASSWD_MARK, PLANTED, build_hostile_corpus, plant_good_files
 
 GD = Path(sys.executable).parent / "golong-data"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-# Known bugs, reported to the stage owners: strict xfails, so the fix turns them into failures that ask for the
-# marker to go.
-BUG_UNREADABLE = pytest.mark.xfail(strict=True, reason="BUG (reported): ingest_file calls reader_for (which opens "
-                                   "the file) outside its try, so one OSError on a file ends the whole run")
 
 
 def _ingest(args: list[str], cwd: Path, timeout: float = 240, workers: int = 1) -> subprocess.CompletedProcess[str]:
@@ -103,7 +99,6 @@ def test_hostile_corpus_is_ledgered_and_the_rest_is_ingested(tmp_path: Path, wor
         assert {rec["reason"] for rec in ledger.get(str(corpus / "unreadable.txt"), [])}
 
 
-@BUG_UNREADABLE
 @pytest.mark.skipif(not IS_ROOT, reason="chmod 000 already denies a non-root user; see the test above")
 def test_unreadable_file_is_ledgered_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run as root, where chmod 000 does not deny a read; so the OS error is simulated at the one
@@ -129,7 +124,6 @@ def test_unreadable_file_is_ledgered_not_fatal(tmp_path: Path, monkeypatch: pyte
     assert str(bad) in ledger
 
 
-@BUG_UNREADABLE
 def test_proc_self_mem_symlink_io_error_is_ledgered_not_fatal(tmp_path: Path) -> None:
     """A real I/O error, root or not: a link to /proc/self/mem stats as a regular file, and reading it fails
     with EIO. The run must ledger it and go on."""
@@ -143,8 +137,6 @@ def test_proc_self_mem_symlink_io_error_is_ledgered_not_fatal(tmp_path: Path) ->
     assert str(c / "mem.txt") in _ledger(tmp_path / "out")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (reported): ingest.find_files follows file symlinks out of the "
-                   "corpus root, so `notes.txt -> /etc/passwd` lands in documents.jsonl")
 def test_symlink_out_of_the_corpus_is_not_ingested(tmp_path: Path) -> None:
     """A corpus (say, an extracted archive) holding `notes.txt -> /etc/passwd` must not put the host's files
     into the training data: a link whose target lies outside the corpus root is ledgered, not read."""
@@ -160,8 +152,6 @@ def test_symlink_out_of_the_corpus_is_not_ingested(tmp_path: Path) -> None:
     assert str(c / "notes.txt") in _ledger(tmp_path / "out")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (reported): a non-UTF-8 file name (surrogate-escaped str) makes "
-                   "the ledger/documents/manifest writers raise UnicodeEncodeError: the whole run exits 2")
 def test_non_utf8_file_name_does_not_stop_the_run(tmp_path: Path) -> None:
     """Linux file names are bytes; one that is not UTF-8 (common in old archives) is one file's problem."""
     c = tmp_path / "c"
@@ -216,9 +206,6 @@ def _huge_line_case(tmp_path: Path, mib: int, timeout: float) -> tuple[int, int,
                          timeout)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (reported): ingest reads a JSON/JSONL file whole and holds ~18 copies of a "
-                   "huge line: a 48 MiB line peaks near 1 GB RSS, a 1 GB line would need ~18 GB. Needs a per-file / "
-                   "per-line size cap (ledgered as too large) in golong_data/ingest/dialogue.py")
 def test_huge_jsonl_line_memory_is_bounded(tmp_path: Path) -> None:
     rc, rss_kib, err = _huge_line_case(tmp_path, 48, timeout=240)  # the issue's ~50 MB
     assert rc == 0, err
@@ -226,7 +213,6 @@ def test_huge_jsonl_line_memory_is_bounded(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="BUG (reported): see test_huge_jsonl_line_memory_is_bounded")
 def test_huge_jsonl_line_1gb_memory_is_bounded(tmp_path: Path) -> None:
     """The issue's 1 GB line. Run under an address-space limit (4 GiB), so that a regression fails this test
     with a MemoryError ledger row or a crash instead of taking the machine down."""
