@@ -79,8 +79,8 @@ class LocalExecutor:
                bar: Any) -> list[tuple[int, BaseException]]:
         """Run `todo` once; returns the (index, error) of those that failed."""
         failed: list[tuple[int, BaseException]] = []
-        if self.workers == 1 or len(todo) == 1:
-            for i in todo:  # in-process: no pool start-up, and tracebacks stay readable
+        if self.workers == 1:
+            for i in todo:  # in-process, as the stage commands run: no start-up, and tracebacks stay readable
                 try:
                     results[i] = call(tasks[i])
                     bar.update(1)
@@ -88,21 +88,47 @@ class LocalExecutor:
                     failed.append((i, e))
             return failed
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing.connection import wait
 
-        # fork, as ingest's reader pool does: workers start in milliseconds with golong_data imported.
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(todo)),
-                                 mp_context=multiprocessing.get_context(method)) as pool:
-            futs = {pool.submit(call, tasks[i]): i for i in todo}
-            for fut in as_completed(futs):
-                i = futs[fut]
+        # One forked process per task, not a ProcessPoolExecutor: when one of its workers dies the pool is
+        # "broken" and kills the others too, mid-task, losing their in-flight LLM answers. Here a death costs
+        # only that task's attempt. fork, as ingest's reader pool: workers start with golong_data imported.
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        queue = list(todo)
+        running: dict[Any, tuple[int, Any]] = {}  # result pipe -> (task index, process)
+        while queue or running:
+            while queue and len(running) < self.workers:
+                i = queue.pop(0)
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_child, args=(tasks[i], send), name=f"golong-data {tasks[i].name}")
+                proc.start()
+                send.close()  # the child holds the only write end: its exit makes our end readable (EOF)
+                running[recv] = (i, proc)
+            for conn in wait(list(running)):
+                i, proc = running.pop(conn)
                 try:
-                    results[i] = fut.result()
+                    ok, payload = conn.recv()
+                except EOFError:
+                    proc.join()
+                    ok, payload = False, RuntimeError(f"worker process died (exit code {proc.exitcode})")
+                conn.close()
+                proc.join()
+                if ok:
+                    results[i] = payload
                     bar.update(1)
-                except Exception as e:  # noqa: BLE001 - a killed worker breaks the pool: BrokenProcessPool
-                    failed.append((i, e))
+                else:
+                    failed.append((i, payload))
         return failed
+
+
+def _child(task: Task, conn: Any) -> None:
+    """A local worker: run one task, send (ok, result or error) back."""
+    try:
+        out: tuple[bool, Any] = (True, call(task))
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which retries or names the task
+        out = (False, RuntimeError(f"{type(e).__name__}: {e}"))
+    conn.send(out)
+    conn.close()
 
 
 class RayExecutor:

@@ -13,6 +13,8 @@ merge (heapq.merge, streaming: one record per shard in memory) by each record's 
 - chunk: the position of the record's document in the upstream documents.jsonl every shard read (named in
   the shards' manifests): documents and chunks carry their doc id, rejections name it as source.
 
+`merge llm-cache` folds the LLM caches of several nodes into one (merge_llm_caches).
+
 Synthesize is not mergeable into the single run's bytes: each shard draws `per_type` samples per bucket from
 its own documents with attempt seeds over its own candidate list, so N shards give N x per_type different
 samples (see the README's "Beyond one machine"). Dedup and verify have no --shard; dedup goes through

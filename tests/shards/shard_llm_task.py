@@ -11,7 +11,7 @@ from pathlib import Path
 def llm_task(base_url: str, cache_path: str, marker: str, n: int, prefix: str = "question") -> list[str]:
     from golong_data.llm import LLMConfig, LLMRequest, run_batch
 
-    cfg = LLMConfig(base_url=base_url, model="fake", cache_path=cache_path, max_in_flight=4, timeout_s=5.0,
+    cfg = LLMConfig(base_url=base_url, model="fake", cache_path=cache_path, max_in_flight=4, timeout_s=60.0,
                     max_retries=2, backoff_base_s=0.01, progress=False, quiet=True)
     reqs = [LLMRequest(key=f"q{i}", messages=[{"role": "user", "content": f"{prefix} {i}"}]) for i in range(n)]
     if not Path(marker).exists():

@@ -106,17 +106,19 @@ def test_local_executor_retries_a_killed_worker_without_repeating_llm_calls(tmp_
     sys.path.insert(0, str(Path(__file__).parents[1] / "llm"))
     from fake_openai_server import FakeOpenAIServer
 
-    with FakeOpenAIServer() as srv:
+    # 0.3 s per answer: task b is still waiting on answers when task a's worker dies
+    with FakeOpenAIServer(latency=0.3) as srv:
         task = Task("llm shard", "shard_llm_task:llm_task", {"base_url": srv.base_url, "n": 8,
                     "cache_path": str(tmp_path / "cache.sqlite"), "marker": str(tmp_path / "killed")})
-        # two tasks so the pool is used (a single task runs in-process, where os._exit would end pytest)
-        other = Task("llm shard b", "shard_llm_task:llm_task", {**task.kwargs, "marker": str(tmp_path / "k2"),
-                                                                "prefix": "other"})
+        (tmp_path / "b-runs-through").write_text("")  # task b does not die itself
+        other = Task("llm shard b", "shard_llm_task:llm_task", {**task.kwargs, "prefix": "other",
+                                                                "marker": str(tmp_path / "b-runs-through")})
         out = LocalExecutor(workers=2, retries=2, progress=False).run([task, other])
-    assert (tmp_path / "killed").exists()  # the first attempt did die
+    assert (tmp_path / "killed").exists()  # the first attempt of task a did die
     assert len(out[0]) == len(out[1]) == 8 and out[0] != out[1]
-    # 16 distinct prompts, each sent once: the killed attempts' answers were replayed from the shared cache
-    assert srv.requests == 16 and set(srv.seen.values()) == {1}, srv.seen
+    # 16 distinct prompts, each sent once: task a's retry replayed its killed attempt's answers from the
+    # shared cache, and task b was not taken down (and made to resend) when a's worker died
+    assert srv.requests == 16 and set(srv.seen.values()) == {1}, (srv.requests, srv.seen, srv.fates)
 
 
 def test_local_executor_reports_a_task_that_keeps_failing() -> None:

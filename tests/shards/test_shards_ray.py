@@ -55,7 +55,7 @@ def test_ray_retries_a_killed_task_without_repeating_llm_calls(ray_session: None
     assert all((tmp_path / f"killed{i}").exists() for i in range(2))  # each first attempt died
     assert [len(o) for o in out] == [8, 8]
     # 16 distinct prompts, each sent once: the retried attempts replayed what the killed ones had paid for
-    assert srv.requests == 16 and set(srv.seen.values()) == {1}, srv.seen
+    assert srv.requests == 16 and set(srv.seen.values()) == {1}, (srv.requests, srv.seen, srv.fates)
 
 
 def test_ray_reports_a_task_that_keeps_failing(ray_session: None) -> None:
