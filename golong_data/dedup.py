@@ -278,6 +278,7 @@ def run_dedup(
         positions: list[int] = []  # line number in chunks.jsonl of each clustered chunk
         chunk_doc: list[str] = []
         texts = _DocTexts(docs_path, offsets)
+        contaminated: dict[str, list[list[Any]]] = {}  # doc id -> [[start, end, benchmark], ...]
         n_chunks = 0
         try:
             for pos, (_, c) in enumerate(tqdm(_line_offsets(chunks_path), desc="dedup: chunks", unit="chunk",
@@ -300,6 +301,7 @@ def run_dedup(
                 hit = bench.match(piece, ws)
                 if hit is not None:
                     run.reject(cid, "contaminated", _detail(benchmark=hit.benchmark, ngram=hit.ngram))
+                    contaminated.setdefault(did, []).append([s, e, hit.benchmark])
                     continue
                 chunks.add(cid, e - s, ws, exact_key(ws, piece), hasher)
                 positions.append(pos)
@@ -321,6 +323,10 @@ def run_dedup(
         docs_w, chunks_w = run.writer("documents.jsonl"), run.writer("chunks.jsonl")
         for i, (_, d) in enumerate(_line_offsets(docs_path)):
             if i not in doc_drops:
+                # Later stages read whole documents (synthesis builds contexts from them), so a kept document
+                # carries the spans whose chunks were dropped as contaminated: they must not come back as context.
+                if d.get("id") in contaminated:
+                    d = {**d, "quality": {**(d.get("quality") or {}), "contaminated": contaminated[d["id"]]}}
                 docs_w.write(d)
         for pos, (_, c) in enumerate(_line_offsets(chunks_path)):
             if pos in kept_lines:

@@ -103,6 +103,16 @@ def load_documents(in_dir: Path) -> list[Document]:
     return [d for d in docs if d.text.strip()]
 
 
+def contaminated_documents(docs: list[Document]) -> tuple[list[Document], list[Document]]:
+    """(clean, contaminated): dedup marks a document whose chunks quote a benchmark (quality.contaminated).
+
+    Contexts are built from whole documents, so such a document is kept out of every context and every
+    evidence span; otherwise the benchmark text that decontamination dropped would come back in the prompt.
+    """
+    bad = [d for d in docs if d.quality.get("contaminated")]
+    return [d for d in docs if not d.quality.get("contaminated")], bad
+
+
 @functools.lru_cache(maxsize=4)
 def solve_template(path: Path = PROMPTS_DIR / "solve.md") -> str:
     """prompts/solve.md: the one prompt a solver sees (synthesize writes it, verify re-asks with it)."""
@@ -235,7 +245,7 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
     if not buckets:
         raise ConfigError("no buckets given", "e.g. --buckets 8k,16k,32k")
     shard = parse_shard(cfg.shard)
-    docs = load_documents(in_dir)
+    docs, contaminated = contaminated_documents(load_documents(in_dir))
     if not docs:
         raise GolongError(f"{in_dir}/documents.jsonl holds no documents with text", "run ingest on some files first")
     lib = Library(docs, get_tokenizer(cfg.tokenizer))
@@ -250,6 +260,9 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
     attempts = 0
     with StageRun(STAGE, out_dir, inputs=inputs, config=config) as run:
         out = run.writer("samples.jsonl")
+        for d in contaminated:
+            spans = d.quality["contaminated"]
+            run.reject(d.id, "contaminated_document", f"{len(spans)} span(s) quote {sorted({b for *_, b in spans})}")
         for task in tasks:
             quota = quota_for(cfg, tax, task, len(buckets))
             bar = tqdm(total=quota * len(buckets), desc=f"{task:<22}", unit="sample", file=sys.stderr,

@@ -218,6 +218,9 @@ def test_decontamination_drops_the_quoting_chunk_and_keeps_its_neighbours(
     assert d["benchmark"] == "longbench_narrativeqa.jsonl" and d["ngram"] == " ".join(words(quote13))
     kept_ids = [c["id"] for c in kept]
     assert chunks[39].id in kept_ids and chunks[41].id in kept_ids and near.id in kept_ids
+    # The kept document carries the dropped span, so stages that read whole documents can keep it out.
+    (kept_doc,) = docs
+    assert kept_doc["quality"]["contaminated"] == [[target.start, target.end, bench.name]]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["config"]["against"] == [bench.name, other.name] and manifest["counts"]["benchmark_ngrams"] > 1000
     # --contam-ngram 12 catches the 12-word quote too.
