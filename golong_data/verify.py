@@ -300,11 +300,14 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                         ok, reason, ev = C.check_band(rewards, C.is_binary(mk), lo, hi)
                         state[s.id]["pass_rate"] = ev["mean"]
                         rates[s.task_type].append(ev["mean"])
-                    if ok:
+                    # A truncated answer ("length") is a wrong answer, scored 0 as in RL training. Any other error
+                    # (HTTP 4xx/5xx after retries, timeout) means the check has no evidence: inconclusive, never a
+                    # pass -- a no-context call that failed must not certify that the sample needs its context.
+                    if any(e not in (None, "length") for e in errors):
+                        fail(s, check, "solver_error", {**rec, **ev}, state[s.id])
+                    elif ok:
                         passed(s, check, {**rec, **ev}, state[s.id])
                         nxt.append(s)
-                    elif errors and all(e not in (None, "length") for e in errors):
-                        fail(s, check, "solver_error", {**rec, **ev}, state[s.id])
                     else:
                         fail(s, check, reason, {**rec, **ev}, state[s.id])
                 nxt_ids = {s.id for s in nxt}

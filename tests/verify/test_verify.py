@@ -281,3 +281,29 @@ def test_chunked_run_accounts_for_every_input(tmp_path: Path, monkeypatch: pytes
     assert sorted(json.loads(x)["reason"] for x in lines) == ["duplicate_id", "unknown_task_type"]
     assert [json.loads(x)["id"] for x in (out / "verified.jsonl").read_text().splitlines()] == [
         s.id for s in samples[:18]]
+
+
+def test_a_failed_solver_call_never_passes_a_check(tmp_path: Path) -> None:
+    """The no-context check passes when the solver fails to answer; a call that errored says nothing either way,
+    so that sample is rejected as solver_error (and retried on the next run), never kept on no evidence."""
+    samples = make_samples(per_type=3, tasks=["precise_retrieval"])
+    broken_q = samples[1].meta["question"]
+
+    def status_for(body: dict, headers: dict) -> tuple[int, str] | None:
+        content = body["messages"][-1]["content"]
+        # only the no-context prompt of sample 1 (its question without the document) is refused
+        if content.startswith(broken_q):
+            return 400, '{"error": {"message": "context length exceeded"}}'
+        return None
+
+    srv = FakeOpenAIServer(reply=Script(samples), status_for=status_for)
+    srv.start()
+    try:
+        out = tmp_path / "v"
+        run_verify(_write(tmp_path, samples), out, _cfg(srv, tmp_path, checks=["gold", "nocontext"]))
+    finally:
+        srv.stop()
+    kept, rej = _assert_partition(samples, out)
+    assert set(rej) == {samples[1].id}
+    assert rej[samples[1].id]["reason"] == "solver_error"
+    assert set(kept) == {samples[0].id, samples[2].id}
