@@ -265,14 +265,5 @@ def run_chunk(
                 chunks_w.write(c)
                 n_tok += c.n_tokens
         run.counts["chunk_tokens"] = n_tok
-    return _summary(run, f"{docs_w.count} documents -> {chunks_w.count} chunks ({n_tok:,} tokens)")
+    return run.summary(what=f"{docs_w.count} documents -> {chunks_w.count} chunks ({n_tok:,} tokens)")
 
-
-def _summary(run: Any, what: str) -> str:
-    """StageRun.summary() with the kept count spelled out per record kind."""
-    line = f"{run.stage}: {what}, rejected {run.n_rejected}"
-    if run.reasons:
-        line += " (" + ", ".join(f"{r}: {n}" for r, n in sorted(run.reasons.items())) + ")"
-    if run.n_rejected:
-        line += f"; see {run.out_dir / 'rejected.jsonl'}"
-    return line

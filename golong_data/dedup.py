@@ -190,15 +190,6 @@ class _DocTexts:
         self._f.close()
 
 
-def _summary(run: Any, what: str) -> str:
-    """StageRun.summary() with the kept count spelled out per record kind."""
-    line = f"{run.stage}: {what}, rejected {run.n_rejected}"
-    if run.reasons:
-        line += " (" + ", ".join(f"{r}: {n}" for r, n in sorted(run.reasons.items())) + ")"
-    if run.n_rejected:
-        line += f"; see {run.out_dir / 'rejected.jsonl'}"
-    return line
-
 
 def _detail(**kw: Any) -> str:
     return json.dumps(kw, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
@@ -332,7 +323,7 @@ def run_dedup(
             if pos in kept_lines:
                 chunks_w.write(c)
         run.counts.update({"documents_in": len(docs.ids), "chunks_in": n_chunks, "benchmark_ngrams": bench.n_ngrams})
-    return _summary(run, f"kept {docs_w.count} of {len(docs.ids)} documents, {chunks_w.count} of {n_chunks} chunks")
+    return run.summary(what=f"kept {docs_w.count} of {len(docs.ids)} documents, {chunks_w.count} of {n_chunks} chunks")
 
 
 def _question_of(sample: dict[str, Any]) -> str:
@@ -369,4 +360,4 @@ def run_question_dedup(in_dir: Path, out_dir: Path, threshold: float = DEFAULT_Q
                                                                       question=questions[i][:200]))
             else:
                 w.write(obj)
-    return _summary(run, f"kept {w.count} of {len(ids)} samples")
+    return run.summary(what=f"kept {w.count} of {len(ids)} samples")

@@ -100,7 +100,7 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
     """Steps 1-3 (see the module docstring); `executor` (golong_data.executor) runs step 1, default in-process."""
     import numpy as np
 
-    from golong_data.dedup import _detail, _summary, _Table
+    from golong_data.dedup import _detail, _Table
     from golong_data.dedup_minhash import cluster, lsh_params
     from golong_data.errors import ConfigError
     from golong_data.executor import Task, get_executor
@@ -217,7 +217,7 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
                 chunks_w.write(obj[2])
         run.counts.update({"documents_in": len(docs.ids), "chunks_in": n_chunks,
                            "benchmark_ngrams": metas[0]["benchmark_ngrams"] if metas else 0})
-    return _summary(run, f"kept {docs_w.count} of {len(docs.ids)} documents, {chunks_w.count} of {n_chunks} chunks"
+    return run.summary(what=f"kept {docs_w.count} of {len(docs.ids)} documents, {chunks_w.count} of {n_chunks} chunks"
                     f" (from {len(dirs)} shards)")
 
 

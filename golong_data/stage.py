@@ -138,9 +138,12 @@ class StageRun:
     def n_rejected(self) -> int:
         return self._rejected.count
 
-    def summary(self, done_word: str = "kept") -> str:
-        kept = sum(w.count for n, w in self._writers.items() if n != REJECTED)
-        line = f"{self.stage}: {done_word} {kept}, rejected {self.n_rejected}"
+    def summary(self, done_word: str = "kept", what: str | None = None) -> str:
+        """`ingest: ingested 12, rejected 2 (reason: n, ...); see .../rejected.jsonl`; `what` replaces the
+        kept count where a stage says more (e.g. "3 documents -> 41 chunks")."""
+        if what is None:
+            what = f"{done_word} {sum(w.count for n, w in self._writers.items() if n != REJECTED)}"
+        line = f"{self.stage}: {what}, rejected {self.n_rejected}"
         if self.reasons:
             line += " (" + ", ".join(f"{r}: {n}" for r, n in sorted(self.reasons.items())) + ")"
         if self.n_rejected:

@@ -18,6 +18,9 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # corpus) stays where `make` put it, read through GOLONG_CACHE.
     monkeypatch.setenv("GOLONG_CACHE", os.environ.get("GOLONG_CACHE", str(Path.home() / ".cache" / "golong-data")))
     monkeypatch.setenv("GOLONG_HOME", str(tmp_path / "home"))
+    # A developer's real endpoint or key must never be called by, or leak into, any test.
+    for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL"):
+        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture

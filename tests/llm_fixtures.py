@@ -52,3 +52,23 @@ def local_llm_config(local_llm: Any, tmp_path: Path) -> Any:
 
     return LLMConfig(base_url=local_llm.base_url, model=local_llm.model, cache_path=tmp_path / "llm_cache.sqlite",
                      max_in_flight=2, timeout_s=120.0, progress=False)
+
+
+@pytest.fixture
+def fake_server() -> Iterator[Any]:
+    """A factory: fake_server(faults=..., latency=...) -> a started FakeOpenAIServer, stopped after the test."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "llm"))
+    from fake_openai_server import FakeOpenAIServer
+
+    started: list[FakeOpenAIServer] = []
+
+    def make(**kwargs: Any) -> FakeOpenAIServer:
+        srv = FakeOpenAIServer(**kwargs).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
