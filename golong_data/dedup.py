@@ -314,16 +314,21 @@ def run_dedup(
         docs_w, chunks_w = run.writer("documents.jsonl"), run.writer("chunks.jsonl")
         for i, (_, d) in enumerate(_line_offsets(docs_path)):
             if i not in doc_drops:
-                # Later stages read whole documents (synthesis builds contexts from them), so a kept document
-                # carries the spans whose chunks were dropped as contaminated: they must not come back as context.
-                if d.get("id") in contaminated:
-                    d = {**d, "quality": {**(d.get("quality") or {}), "contaminated": contaminated[d["id"]]}}
-                docs_w.write(d)
+                docs_w.write(with_contamination(d, contaminated.get(d.get("id"))))
         for pos, (_, c) in enumerate(_line_offsets(chunks_path)):
             if pos in kept_lines:
                 chunks_w.write(c)
         run.counts.update({"documents_in": len(docs.ids), "chunks_in": n_chunks, "benchmark_ngrams": bench.n_ngrams})
     return run.summary(what=f"kept {docs_w.count} of {len(docs.ids)} documents, {chunks_w.count} of {n_chunks} chunks")
+
+
+def with_contamination(doc: dict[str, Any], spans: list[list[Any]] | None) -> dict[str, Any]:
+    """The kept document record, carrying `quality.contaminated` = [[start, end, benchmark], ...] when some of its
+    chunks were dropped for quoting a benchmark. Later stages read whole documents (synthesis builds contexts from
+    them), so the mark is what keeps the dropped text from coming back as context."""
+    if not spans:
+        return doc
+    return {**doc, "quality": {**(doc.get("quality") or {}), "contaminated": spans}}
 
 
 def _question_of(sample: dict[str, Any]) -> str:

@@ -76,7 +76,8 @@ def shard_signatures(shard_dir: str, out_dir: str, threshold: float = 0.8, num_p
             ws = words(piece)
             hit = bench.match(piece, ws)
             if hit is not None:
-                meta["chunks"].append([cid, did, "contaminated", {"benchmark": hit.benchmark, "ngram": hit.ngram}])
+                meta["chunks"].append([cid, did, "contaminated", {"benchmark": hit.benchmark, "ngram": hit.ngram,
+                                                                  "span": [s, e]}])
                 continue
             meta["chunks"].append([cid, did, "ok", [len(chunk_words), e - s, bool(ws)]])
             chunk_words.append(ws)
@@ -100,7 +101,7 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
     """Steps 1-3 (see the module docstring); `executor` (golong_data.executor) runs step 1, default in-process."""
     import numpy as np
 
-    from golong_data.dedup import _detail, _Table
+    from golong_data.dedup import _detail, _Table, with_contamination
     from golong_data.dedup_minhash import cluster, lsh_params
     from golong_data.errors import ConfigError
     from golong_data.executor import Task, get_executor
@@ -172,6 +173,7 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
         chunk_idx: list[int] = []
         keep_at: list[tuple[int, int]] = []  # (shard, line in the shard's chunks.jsonl) of each clustered chunk
         n_chunks = 0
+        contaminated: dict[str, list[list[Any]]] = {}  # doc id -> [[start, end, benchmark], ...]
         for _, k, j in heapq.merge(*(chunk_stream(k) for k in range(len(dirs)))):
             n_chunks += 1
             cid, did, status, info = metas[k]["chunks"][j]
@@ -184,6 +186,9 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
             if status == "missing":
                 raise GolongError(f"chunk {cid}'s document {did} is in another shard's documents.jsonl",
                                   "dedup the outputs of `chunk --shard i/N`, which keep chunks beside their documents")
+            if status == "contaminated":  # as the single path: ledger it, and mark the span on its document
+                span = info.pop("span")
+                contaminated.setdefault(did, []).append([*span, info["benchmark"]])
             if status != "ok":
                 run.reject(cid, status, _detail(**info))
                 continue
@@ -210,7 +215,7 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
         dropped_doc_ids = {docs.ids[i] for i in doc_drops}
         for d in merge_sorted([p / "documents.jsonl" for p in dirs], lambda d: where(d["id"])):
             if d["id"] not in dropped_doc_ids:
-                docs_w.write(d)
+                docs_w.write(with_contamination(d, contaminated.get(d["id"])))
         for obj in heapq.merge(*(_tag(p / "chunks.jsonl", k) for k, p in enumerate(dirs)),
                                key=lambda t: where(t[2]["doc_id"])):
             if (obj[0], obj[1]) in kept_at:

@@ -178,3 +178,24 @@ def test_ingest_merge_points_every_copy_at_the_first_file(tmp_path: Path) -> Non
         same_bytes(tmp_path / "single" / name, tmp_path / "merged" / name)
     details = {Path(r["source"]).name: r["detail"] for r in _rejected(tmp_path / "merged")}
     assert details == {"h.txt": f"same text as {corpus / 'a.txt'}", "i.txt": f"same text as {corpus / 'a.txt'}"}
+
+
+def test_dedup_shards_decontaminates_like_the_single_run(single: Path, sharded_local: Path, tmp_path: Path) -> None:
+    """With --against, the sharded path drops the same chunks and marks the same spans on kept documents."""
+    from golong_data.dedup import run_dedup
+
+    chunk = json.loads((single / "chunk" / "chunks.jsonl").read_text(encoding="utf-8").splitlines()[5])
+    docs = {d["id"]: d for d in map(json.loads, (single / "chunk" / "documents.jsonl").read_text().splitlines())}
+    quote = " ".join(docs[chunk["doc_id"]]["text"][chunk["start"] : chunk["end"]].split()[3:20])
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text(json.dumps({"context": f"unrelated words then {quote} and more"}) + "\n", encoding="utf-8")
+
+    run_dedup(single / "chunk", tmp_path / "one", threshold=THRESHOLD, against=[bench])
+    shards = [str(sharded_local / "chunk.shards" / str(i)) for i in range(N)]
+    res = CliRunner().invoke(app, ["dedup-shards", *shards, "--out", str(tmp_path / "many"), "--threshold",
+                                   str(THRESHOLD), "--workers", "1", "--against", str(bench)])
+    assert res.exit_code == 0, res.output
+    kept = [json.loads(x) for x in (tmp_path / "one" / "documents.jsonl").read_text().splitlines()]
+    assert any(d["quality"].get("contaminated") for d in kept if d["id"] == chunk["doc_id"])
+    for name in FILES["dedup"]:
+        same_bytes(tmp_path / "one" / name, tmp_path / "many" / name)
