@@ -1,7 +1,9 @@
 """GPU check for `golong-data train`: a small model learns a short-context mix of program-constructed task types.
 
 1. Build samples of six task types (golong_data.train.toy: key/value tables, real answer formats and rewards).
-2. Train a small Qwen2 from scratch on the gold answers (no pretrained weights exist offline), briefly.
+2. Train a small Qwen2 from scratch on the gold answers (no pretrained weights exist offline), only until its
+   *sampled* reward (temperature 1, as in RL) on held-out prompts reaches --target-reward: RL then starts from
+   a model that is right sometimes, with room to rise.
 3. From that checkpoint, GRPO and TMN-Reweight with the TRL backend, same steps and seed.
 4. Write OUT/gpu_check.json (per-task reward curves, tokens/s, peak memory, TMN overhead per step vs GRPO)
    and OUT/gpu_check.png (mean reward per step, both algorithms).
@@ -27,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
+from transformers import TrainerCallback  # noqa: E402
 
 from golong_data.records import write_jsonl  # noqa: E402
 from golong_data.train.config import TrainConfig  # noqa: E402
@@ -42,12 +45,16 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--rows", type=int, default=5, help="table rows per context")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--pretrain-steps", type=int, default=600)
+    ap.add_argument("--pretrain-steps", type=int, default=600, help="most pre-training steps")
+    ap.add_argument("--target-reward", type=float, default=0.3, help="stop pre-training at this sampled reward")
+    ap.add_argument("--eval-every", type=int, default=25, help="pre-training steps between sampled-reward checks")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/golong-gpu-work"), help="trainer output (checkpoints)")
     ap.add_argument("--pretrain-batch", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=80, help="RL steps per algorithm")
+    ap.add_argument("--steps", type=int, default=200, help="RL steps per algorithm (TMN runs as many as GRPO did)")
+    ap.add_argument("--rl-seconds", type=float, default=120, help="stop GRPO after this long (the 8-minute budget)")
     ap.add_argument("--num-generations", type=int, default=8)
     ap.add_argument("--prompts-per-step", type=int, default=8)
-    ap.add_argument("--lr", type=float, default=2e-5, help="RL learning rate (the tiny model is far from 4B scale)")
+    ap.add_argument("--lr", type=float, default=5e-5, help="RL learning rate (the tiny model is far from 4B scale)")
     ap.add_argument("--max-completion", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
     return ap.parse_args()
@@ -62,18 +69,56 @@ def available_types() -> tuple[str, ...]:
     return TYPES
 
 
-def pretrain(model: Any, tok: Any, samples: list[Any], steps: int, batch: int, device: str, seed: int) -> list[float]:
-    """Next-token loss on the gold completions only (prompt tokens masked), AdamW, cosine to zero."""
-    rng = random.Random(seed)
+class TimeLimit(TrainerCallback):
+    """Stop training after `seconds` (checked at each step's end): the check must fit its time budget."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.t0 = seconds, time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        if time.perf_counter() - self.t0 > self.seconds:
+            control.should_training_stop = True
+        return control
+
+
+def sampled_reward(model: Any, tok: Any, samples: list[Any], device: str, max_new: int, seed: int) -> float:
+    """Mean reward of one completion per sample at temperature 1 (what GRPO's rollouts see), scored by the
+    project's reward router."""
+    from golong_data.train.trl_backend import golong_reward
+
+    was_training = model.training
+    model.eval()
+    tok.padding_side = "left"
+    torch.manual_seed(seed)
+    texts = [tok.apply_chat_template(s.prompt, add_generation_prompt=True, tokenize=False) for s in samples]
+    enc = tok(texts, add_special_tokens=False, return_tensors="pt", padding=True).to(device)
+    with torch.no_grad(), torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=device == "cuda"):
+        out = model.generate(**enc, do_sample=True, temperature=1.0, top_p=1.0, max_new_tokens=max_new,
+                             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    completions = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    model.train(was_training)
+    scores = golong_reward(completions, [s.route["data_source"] for s in samples],
+                           [s.route["reward_mode"] for s in samples],
+                           [json.dumps(s.ground_truth) for s in samples])
+    return sum(scores) / len(scores)
+
+
+def pretrain(model: Any, tok: Any, samples: list[Any], held_out: list[Any], a: argparse.Namespace) -> dict[str, Any]:
+    """Next-token loss on the gold completions only (prompt tokens masked), AdamW, cosine over --pretrain-steps;
+    stops early once the sampled reward on `held_out` reaches --target-reward."""
+    device, batch = a.device, a.pretrain_batch
+    rng = random.Random(a.seed)
     examples = []
     for s in samples:
         c = tok(THINK + s.answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
         examples.append((prompt_ids(tok, s.prompt), list(c)))
+    steps = a.pretrain_steps
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(i, steps) / steps)))
     model.train()
-    losses = []
-    for _ in range(steps):
+    losses: list[float] = []
+    evals: list[tuple[int, float]] = []
+    for step in range(1, steps + 1):
         chunk = [examples[rng.randrange(len(examples))] for _ in range(batch)]
         n = max(len(p) + len(c) for p, c in chunk)
         ids = torch.full((batch, n), tok.pad_token_id)
@@ -92,7 +137,13 @@ def pretrain(model: Any, tok: Any, samples: list[Any], steps: int, batch: int, d
         sched.step()
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
-    return losses
+        if step % a.eval_every == 0 or step == steps:
+            r = sampled_reward(model, tok, held_out, device, a.max_completion, a.seed + step)
+            evals.append((step, r))
+            print(f"pretrain step {step}: loss {losses[-1]:.3f}, sampled reward {r:.3f}", flush=True)
+            if r >= a.target_reward:
+                break
+    return {"steps": len(losses), "loss_first": losses[0], "loss_last": losses[-1], "sampled_reward": evals}
 
 
 def write_png(path: Path, series: dict[str, list[float]], w: int = 640, h: int = 360) -> None:
@@ -145,23 +196,26 @@ def main() -> None:
     t_start = time.perf_counter()
     types = available_types()
     samples = make_samples(a.samples, seed=a.seed, types=types, n_rows=a.rows)
-    data = a.out / "samples.jsonl"
+    held_out = make_samples(12 * len(types), seed=a.seed + 1, types=types, n_rows=a.rows)
+    a.work.mkdir(parents=True, exist_ok=True)
+    data = a.work / "samples.jsonl"
     write_jsonl(data, samples)
     tok = build_tokenizer([m["content"] for s in samples for m in s.prompt] + [THINK + s.answer for s in samples])
     base = build_tiny_model(tok, a.seed, hidden=a.hidden, layers=a.layers).to(a.device)
     n_params = sum(p.numel() for p in base.parameters())
     t0 = time.perf_counter()
-    losses = pretrain(base, tok, samples, a.pretrain_steps, a.pretrain_batch, a.device, a.seed)
-    pretrain_s = time.perf_counter() - t0
-    print(f"pretrain: {n_params / 1e6:.2f}M params, {a.pretrain_steps} steps in {pretrain_s:.0f}s, "
-          f"loss {losses[0]:.3f} -> {losses[-1]:.3f}", flush=True)
+    pre = pretrain(base, tok, samples, held_out, a)
+    pre["seconds"] = time.perf_counter() - t0
+    print(f"pretrain: {n_params / 1e6:.2f}M params, {pre['steps']} steps in {pre['seconds']:.0f}s, "
+          f"loss {pre['loss_first']:.3f} -> {pre['loss_last']:.3f}", flush=True)
 
     results: dict[str, Any] = {}
     for algo in ("grpo", "tmn-reweight"):
         if a.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        out = a.out / algo
-        cfg = TrainConfig(algo=algo, data=data, tiny=True, output_dir=out, max_steps=a.steps,
+        out = a.work / algo
+        max_steps = a.steps if algo == "grpo" else results["grpo"]["steps"]  # the same number of steps
+        cfg = TrainConfig(algo=algo, data=data, tiny=True, output_dir=out, max_steps=max_steps,
                           num_generations=a.num_generations, prompts_per_step=a.prompts_per_step,
                           learning_rate=a.lr, warmup_steps=0, max_completion_length=a.max_completion,
                           temperature=1.0, save_steps=10**9, seed=a.seed, device=a.device, bf16=a.device == "cuda",
@@ -171,7 +225,8 @@ def main() -> None:
 
             shutil.rmtree(out)
         s = train_trl(cfg, echo=lambda line, algo=algo: print(f"[{algo}] {line}", flush=True),
-                      model=copy.deepcopy(base), tokenizer=tok)
+                      model=copy.deepcopy(base), tokenizer=tok,
+                      callbacks=[TimeLimit(a.rl_seconds)] if algo == "grpo" else None)
         rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
         rows = [r for r in rows if "reward" in r]
         tasks = sorted({k.split("/")[1] for r in rows for k in r if k.startswith("task/")})
@@ -198,27 +253,33 @@ def main() -> None:
         curve = results[algo]["reward_curve"]
         print(f"[{algo}] {steps} steps in {s['train_seconds']:.0f}s; reward "
               f"{window(curve, True):.3f} -> {window(curve, False):.3f}", flush=True)
+        write_summary(a, results, pre, types, n_params, t_start)  # after each algorithm: a timeout keeps GRPO's
 
-    g, t = results["grpo"], results["tmn-reweight"]
-    step_ms = 1e3 * g["train_seconds"] / max(1, g["steps"])
-    summary = {
-        "device": torch.cuda.get_device_name(0) if a.device == "cuda" else "cpu",
-        "torch": torch.__version__,
-        "settings": vars(a) | {"out": str(a.out)},
-        "task_types": list(types),
-        "model_params_millions": n_params / 1e6,
-        "pretrain": {"steps": a.pretrain_steps, "seconds": pretrain_s, "loss_first": losses[0],
-                     "loss_last": losses[-1]},
-        "results": results,
-        "tmn_overhead_ms_per_step": t["adv_ms_per_step"] - g["adv_ms_per_step"],
-        "tmn_overhead_pct_of_grpo_step": 100 * (t["adv_ms_per_step"] - g["adv_ms_per_step"]) / step_ms,
-        "total_seconds": time.perf_counter() - t_start,
-    }
-    (a.out / "gpu_check.json").write_text(json.dumps(summary, indent=2) + "\n")
-    write_png(a.out / "gpu_check.png", {"grpo": g["reward_curve"], "tmn-reweight": t["reward_curve"]})
-    print(json.dumps({k: v for k, v in summary.items() if k not in ("results", "settings")}, indent=2))
+    print(json.dumps({k: v for k, v in json.loads((a.out / "gpu_check.json").read_text()).items()
+                      if k not in ("results", "settings")}, indent=2))
     for algo, r in results.items():
         print(algo, json.dumps(r["task_reward_first_vs_last_fifth"]))
+
+
+def write_summary(a: argparse.Namespace, results: dict[str, Any], pre: dict[str, Any], types: tuple[str, ...],
+                  n_params: int, t_start: float) -> None:
+    summary: dict[str, Any] = {
+        "device": torch.cuda.get_device_name(0) if a.device == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()},
+        "task_types": list(types),
+        "model_params_millions": n_params / 1e6,
+        "pretrain": pre,
+        "results": results,
+        "total_seconds": time.perf_counter() - t_start,
+    }
+    if "grpo" in results and "tmn-reweight" in results:
+        g, t = results["grpo"], results["tmn-reweight"]
+        step_ms = 1e3 * g["train_seconds"] / max(1, g["steps"])
+        summary["tmn_overhead_ms_per_step"] = t["adv_ms_per_step"] - g["adv_ms_per_step"]
+        summary["tmn_overhead_pct_of_grpo_step"] = 100 * summary["tmn_overhead_ms_per_step"] / step_ms
+    (a.out / "gpu_check.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_png(a.out / "gpu_check.png", {k: r["reward_curve"] for k, r in results.items()})
 
 
 if __name__ == "__main__":

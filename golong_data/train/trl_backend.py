@@ -202,11 +202,11 @@ def prompt_ids(tokenizer: Any, prompt: list[dict[str, str]]) -> list[int]:
 
 
 def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | None = None, model: Any = None,
-              tokenizer: Any = None) -> dict[str, Any]:
+              tokenizer: Any = None, callbacks: list[Any] | None = None) -> dict[str, Any]:
     """Train with TRL; returns a summary (steps, timings, paths, the trainer). Writes into cfg.output_dir.
 
     `model` / `tokenizer`: already-built objects to train instead of cfg.model / --tiny (the GPU check passes
-    its pre-trained tiny model).
+    its pre-trained tiny model). `callbacks`: extra transformers TrainerCallbacks (the GPU check's time limit).
     """
     from datasets import Dataset
     from transformers import AutoTokenizer
@@ -285,7 +285,7 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
         args=args,
         train_dataset=Dataset.from_list(kept),
         processing_class=tokenizer,
-        callbacks=[metrics_cb],
+        callbacks=[metrics_cb, *(callbacks or [])],
         algo=cfg.algo,
         alpha=cfg.alpha,
         gamma=cfg.gamma,
