@@ -26,6 +26,7 @@ from golong_data.context import PIECE_SEP, Context, Library, assemble, evidence_
 from golong_data.errors import ConfigError, GolongError
 from golong_data.records import Chunk, Document, Sample, content_id, read_records, stage_file
 from golong_data.stage import StageRun, in_shard, parse_shard
+from golong_data.synth_select import DOC_LEVEL_REASONS, DROP, KEEP, Outcome, sample_detail, select, slot_key, where
 from golong_data.tasks import TASK_BUILDERS, VERSION, Focus, Plan, get_builder
 
 STAGE = "synthesize"
@@ -59,7 +60,7 @@ class SynthConfig:
     spread_prob: float = 0.3  # chance that several evidence pieces are scattered instead of kept together
     depth: float | None = None  # where the evidence starts (0 = top, 1 = bottom); None: uniform per sample
     tolerance: float = 0.02  # a context's total tokens lie within +-tolerance of its bucket
-    attempts_per_sample: int = 4  # give up on a (type, bucket) after per_type * this many attempts
+    attempts_per_sample: int = 4  # each wanted sample (slot) tries up to this many documents
     llm: bool = False
     base_url: str | None = None
     model: str | None = None
@@ -171,7 +172,7 @@ class Synthesizer:
         return Focus(doc, pieces, [self.lib.piece_cost(p) for p in pieces], int(bucket_tokens * share))
 
     def realise(self, task: str, bucket: str, bucket_tokens: int, plan: Plan, doc: Document, rng: random.Random,
-                generator: dict[str, Any], sample_key: str) -> Built:
+                generator: dict[str, Any], sample_key: str, slot: int) -> Built:
         """Plan -> context -> checked Sample (or the reason it could not be made)."""
         spec = self.tax.task(task)
         evidence = plan.evidence
@@ -186,10 +187,10 @@ class Synthesizer:
                        near_ratio=self.cfg.near_ratio, spread=spread, tolerance=tol, depth=self.cfg.depth,
                        exclude_docs=[doc.id] if plan.exclude_doc else [])
         if isinstance(ctx, str):
-            return Built(None, ctx, f"{task}/{bucket} {plan.constructor}")
+            return Built(None, ctx, where(task, bucket, slot, plan.constructor))
         problem = self.check(plan, ctx, evidence)
         if problem:
-            return Built(None, problem[0], f"{task}/{bucket} {plan.constructor}: {problem[1]}")
+            return Built(None, problem[0], where(task, bucket, slot, f"{plan.constructor}: {problem[1]}"))
         content = build_prompt(ctx.text, plan.question, spec.answer_format)
         n_tokens = ctx.n_tokens + content_overhead
         stats = evidence_stats(ctx, self.lib)
@@ -206,7 +207,7 @@ class Synthesizer:
             bucket=bucket,
             generator=generator,
             answer=plan.answer,
-            meta={"question": plan.question, "constructor": plan.constructor, "focus_doc": doc.id,
+            meta={"slot": slot, "question": plan.question, "constructor": plan.constructor, "focus_doc": doc.id,
                   "focus_kind": doc.kind, "scattered": spread, **stats, **plan.meta},
         )
         return Built(sample)
@@ -258,26 +259,42 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
     made: Counter[tuple[str, str]] = Counter()
     rejected: dict[tuple[str, str], Counter[str]] = {}
     attempts = 0
+    plan = [(task, bucket, quota_for(cfg, tax, task, len(buckets))) for task in tasks for bucket, _ in buckets]
+    config["plan"] = [list(x) for x in plan]  # merge synthesize orders and selects by it
+    config["per_doc_constructors"] = sorted({c.name for t in tasks for c in get_builder(t).constructors
+                                             if c.once_per_doc})
+    btoks = dict(buckets)
     with StageRun(STAGE, out_dir, inputs=inputs, config=config) as run:
         out = run.writer("samples.jsonl")
-        for d in contaminated:
+        for d in sorted(contaminated, key=lambda d: d.id):
+            if not in_shard(d.id, shard):
+                continue
             spans = d.quality["contaminated"]
             run.reject(d.id, "contaminated_document", f"{len(spans)} span(s) quote {sorted({b for *_, b in spans})}")
         for task in tasks:
-            quota = quota_for(cfg, tax, task, len(buckets))
-            bar = tqdm(total=quota * len(buckets), desc=f"{task:<22}", unit="sample", file=sys.stderr,
+            task_plan = [(b, q) for t, b, q in plan if t == task]
+            bar = tqdm(total=sum(q for _, q in task_plan), desc=f"{task:<22}", unit="slot", file=sys.stderr,
                        disable=None, leave=False)
-            for bucket, btok in buckets:
+            for bucket, quota in task_plan:
                 rej = rejected.setdefault((task, bucket), Counter())
                 if cfg.llm:
                     from golong_data.tasks.llm import run_llm_bucket
 
-                    results = run_llm_bucket(syn, task, bucket, btok, docs, shard, quota)
+                    results = run_llm_bucket(syn, task, bucket, btoks[bucket], docs, shard, quota)
                 else:
-                    results = program_bucket(syn, task, bucket, btok, docs, shard, quota)
+                    results = program_bucket(syn, task, bucket, btoks[bucket], docs, shard, quota)
                 attempts += len(results)
-                for src, built in results:
-                    if built.sample is not None:
+                # A whole run selects here; a shard writes its raw attempts and `merge synthesize` selects.
+                decisions = [KEEP] * len(results) if shard else select(
+                    [_outcome(slot, src, b) for slot, src, b in results], cfg.llm, quota,
+                    set(config["per_doc_constructors"]))
+                for (_, src, built), d in zip(results, decisions, strict=True):
+                    if d == DROP:
+                        continue
+                    if d != KEEP:
+                        run.reject(src, d[0], d[1])
+                        rej[d[0]] += 1
+                    elif built.sample is not None:
                         out.write(built.sample)
                         made[(task, bucket)] += 1
                         bar.update(1)
@@ -285,13 +302,22 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
                         run.reject(src, built.reason, built.detail)
                         rej[built.reason] += 1
             bar.close()
-        # Every attempt ends as a sample or a ledger line: attempts == samples + rejections.
+        # Every attempt ends as a sample or a ledger line (or is a repeat of a document's ledger line).
         run.counts["attempts"] = attempts
         run.counts.update({f"made.{t}.{b}": n for (t, b), n in sorted(made.items())})
         summary = SynthSummary(made, rejected, Path(out_dir))
         summary.table = summary_table(tasks, [b for b, _ in buckets], made, rejected)
-        summary.line = run.summary("made")
+        summary.line = run.summary("made" if shard is None else f"shard {cfg.shard}: raw attempts (merge selects);"
+                                   " made")
     return summary
+
+
+def _outcome(slot: int, src: str, built: Built) -> Outcome:
+    s = built.sample
+    if s is None:
+        return Outcome(slot, src, built.reason, built.detail)
+    return Outcome(slot, src, "", sample_detail(s.task_type, s.bucket, slot, str(s.generator.get("name", ""))),
+                   str(s.meta.get("question", "")), str(s.meta.get("constructor", "")))
 
 
 def quota_for(cfg: SynthConfig, tax: Any, task: str, n_buckets: int) -> int:
@@ -301,66 +327,56 @@ def quota_for(cfg: SynthConfig, tax: Any, task: str, n_buckets: int) -> int:
     return round(tax.task(task).share * cfg.total / max(n_buckets, 1))
 
 
-# Failures that depend on the document alone, not on the attempt's random choices: retrying that document
-# with that constructor can only fail the same way, so it is ledgered once and not drawn again.
-DOC_LEVEL_REASONS = {
-    "no_abstract", "too_few_sections", "timestamp_not_in_text", "speaker_not_in_text", "no_timestamp_in_meta",
-    "no_speaker_in_meta", "speaker_or_time_not_in_text", "single_speaker",
-}
-
-
 def program_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: list[Document],
-                   shard: tuple[int, int] | None, quota: int) -> list[tuple[str, Built]]:
-    """Up to `quota` samples of one type in one bucket from the program constructors, with every failure."""
+                   shard: tuple[int, int] | None, quota: int) -> list[tuple[int, str, Built]]:
+    """Every attempt of this shard's slots of one type in one bucket: (slot, document, sample or failure).
+
+    Slot s tries up to attempts_per_sample documents: attempt j takes global attempt number a = s + j*quota
+    and the document at a in a seeded interleaving of all candidates (so the first attempts of the slots
+    spread over distinct documents), with a random stream derived from a alone. Nothing is shared between
+    slots except `dead`, a cache of failures that depend on the document only -- skipping a cached one or
+    calling it again gives the same control flow, so a slot's outcome is the same on any shard."""
     builder = get_builder(task)
     cfg = syn.cfg
-    cands = [d for d in sorted(docs, key=lambda d: d.id) if builder.for_kind(d.kind) and in_shard(d.id, shard)]
-    out: list[tuple[str, Built]] = []
+    cands = [d for d in sorted(docs, key=lambda d: d.id) if builder.for_kind(d.kind)]
+    out: list[tuple[int, str, Built]] = []
     if not cands or quota == 0:
         return out
     cands = interleave_kinds(cands, random.Random(derive_seed(cfg.seed, task, bucket, "order")))
-    seen_questions: set[str] = set()
-    n_made = 0
-    dead: set[tuple[str, str]] = set()  # (doc, constructor) pairs that failed for a document-level reason
-    budget = quota * cfg.attempts_per_sample
-    attempt = -1
-    while budget > 0 and n_made < quota and attempt < 20 * quota * cfg.attempts_per_sample:
-        attempt += 1
-        doc = cands[attempt % len(cands)]
-        rng = random.Random(derive_seed(cfg.seed, task, bucket, attempt))
-        ctors = builder.for_kind(doc.kind)
-        ctors = [ctors[i] for i in rng.sample(range(len(ctors)), len(ctors))]
-        ctors = [c for c in ctors if (doc.id, c.name) not in dead]
-        if not ctors:
-            continue  # not a new candidate: its ledger lines are already written
-        budget -= 1
-        focus = syn.focus(doc, task, btok)
-        plan: Plan | str = "no_constructor"
-        for ctor in ctors:
-            plan = ctor.fn(focus, rng)
-            if isinstance(plan, Plan):
-                break
-            if plan in DOC_LEVEL_REASONS or ctor.once_per_doc:
-                dead.add((doc.id, ctor.name))
-            out.append((doc.id, Built(None, plan, f"{task}/{bucket} {ctor.name}")))
-            if plan not in DOC_LEVEL_REASONS:
+    dead: set[tuple[str, str]] = set()  # (doc, constructor): its failure depends on the document alone
+    for slot in range(quota):
+        if not in_shard(slot_key(task, bucket, slot), shard):
+            continue
+        for j in range(cfg.attempts_per_sample):
+            attempt = slot + j * quota
+            doc = cands[attempt % len(cands)]
+            rng = random.Random(derive_seed(cfg.seed, task, bucket, attempt))
+            ctors = builder.for_kind(doc.kind)
+            ctors = [ctors[i] for i in rng.sample(range(len(ctors)), len(ctors))]
+            focus = syn.focus(doc, task, btok)
+            plan: Plan | str = "no_constructor"
+            for ctor in ctors:
+                if (doc.id, ctor.name) in dead:
+                    continue  # ledgered at its first attempt (select keeps only the first such line)
+                # Each constructor draws from its own stream: whether an earlier one was skipped or called
+                # cannot change what this one draws.
+                plan = ctor.fn(focus, random.Random(derive_seed(cfg.seed, task, bucket, attempt, ctor.name)))
+                if isinstance(plan, Plan):
+                    break
+                out.append((slot, doc.id, Built(None, plan, where(task, bucket, slot, ctor.name))))
+                if plan in DOC_LEVEL_REASONS or ctor.once_per_doc:
+                    dead.add((doc.id, ctor.name))
+                    continue  # the document cannot give this constructor anything: try the next one
                 break  # a failed draw (no suitable term, ...): the next attempt draws again
-        if isinstance(plan, str):
-            continue
-        if ctor.once_per_doc:
-            dead.add((doc.id, ctor.name))
-        if plan.question in seen_questions:
-            # Templated questions are near-identical by design, so only exact repeats are dropped here
-            # (same document, same question); the fuzzy question filter is for LLM-written questions.
-            out.append((doc.id, Built(None, "duplicate_question", f"{task}/{bucket} {ctor.name}")))
-            continue
-        generator = {"kind": "program", "name": f"{task}.{ctor.name}", "version": VERSION, "model": None,
-                     "prompt_sha": None, "seed": cfg.seed}
-        built = syn.realise(task, bucket, btok, plan, doc, rng, generator, f"{cfg.seed}/{task}/{bucket}/{attempt}")
-        if built.sample is not None:
-            seen_questions.add(plan.question)
-            n_made += 1
-        out.append((doc.id, built))
+            if not isinstance(plan, Plan):
+                continue
+            generator = {"kind": "program", "name": f"{task}.{ctor.name}", "version": VERSION, "model": None,
+                         "prompt_sha": None, "seed": cfg.seed}
+            built = syn.realise(task, bucket, btok, plan, doc, rng, generator, f"{cfg.seed}/{task}/{bucket}/{attempt}",
+                                slot)
+            out.append((slot, doc.id, built))
+            if built.sample is not None:
+                break
     return out
 
 

@@ -133,15 +133,17 @@ def prompt_text(syn: Synthesizer, task: str) -> str:
 
 
 def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: list[Document],
-                   shard: tuple[int, int] | None, quota: int) -> list[tuple[str, Built]]:
-    """One LLM call per attempt (2 * quota of them), then the same checks and padding as programs."""
-    from golong_data.dedup import near_duplicate_questions
+                   shard: tuple[int, int] | None, quota: int) -> list[tuple[int, str, Built]]:
+    """One LLM call per attempt (2 * quota of them; this shard's share), then the same checks and padding as
+    programs. Each attempt is a slot of its own: which questions are near duplicates and which fill the quota
+    is decided over all attempts by golong_data.synth_select.select."""
     from golong_data.llm import LLMConfig, LLMRequest, resolve_endpoint, run_batch
+    from golong_data.synth_select import slot_key, where
     from golong_data.synthesize import Built, derive_seed, interleave_kinds
 
     cfg = syn.cfg
     builder = get_builder(task)
-    cands = [d for d in sorted(docs, key=lambda d: d.id) if in_shard(d.id, shard)]
+    cands = sorted(docs, key=lambda d: d.id)
     if not cands or quota == 0:
         return []
     cands = interleave_kinds(cands, random.Random(derive_seed(cfg.seed, task, bucket, "llm-order")))
@@ -151,21 +153,23 @@ def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
     model = resolve_endpoint(llm_cfg).model
 
     jobs: list[tuple[int, Document, Any, random.Random]] = []
-    out: list[tuple[str, Built]] = []
+    out: list[tuple[int, str, Built]] = []
     requests = []
     for attempt in range(quota * 2):
+        if not in_shard(slot_key(task, bucket, attempt), shard):
+            continue
         doc = cands[attempt % len(cands)]
         rng = random.Random(derive_seed(cfg.seed, task, bucket, "llm", attempt))
         focus = syn.focus(doc, task, btok)
         fits = [i for i, c in enumerate(focus.cost) if c <= focus.ev_budget]
         if not fits:
-            out.append((doc.id, Built(None, "evidence_exceeds_bucket", f"{task}/{bucket} llm")))
+            out.append((attempt, doc.id, Built(None, "evidence_exceeds_bucket", where(task, bucket, attempt, "llm"))))
             continue
         piece = focus.pieces[rng.choice(fits)]
         if piece.n_tokens > cfg.llm_source_tokens:
             cut = syn.lib.truncate(piece, cfg.llm_source_tokens)
             if cut is None:
-                out.append((doc.id, Built(None, "source_too_long", f"{task}/{bucket} llm")))
+                out.append((attempt, doc.id, Built(None, "source_too_long", where(task, bucket, attempt, "llm"))))
                 continue
             piece = cut
         source = syn.lib.body(piece)
@@ -178,36 +182,24 @@ def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
         jobs.append((attempt, doc, piece, rng))
     results = run_batch(requests, llm_cfg, stage="synthesize", desc=f"{task} {bucket} (llm)") if requests else []
 
-    parsed: list[tuple[int, Document, Any, random.Random, tuple[str, list[str], str], list[tuple[int, int]]]] = []
     for (attempt, doc, piece, rng), res in zip(jobs, results, strict=True):
-        where = f"{task}/{bucket} llm"
+        at = where(task, bucket, attempt, "llm")
         if not res.ok:
-            out.append((doc.id, Built(None, f"llm_{res.error or 'error'}", f"{where}: {res.detail[:200]}")))
+            out.append((attempt, doc.id, Built(None, f"llm_{res.error or 'error'}", f"{at}: {res.detail[:200]}")))
             continue
         obj = res.parsed if res.parsed is not None else _json_from_text(res.text or "")
         got = coerce(task, obj)
         if isinstance(got, str):
-            out.append((doc.id, Built(None, got, f"{where}: {str(res.text)[:200]}")))
+            out.append((attempt, doc.id, Built(None, got, f"{at}: {str(res.text)[:200]}")))
             continue
         source = syn.lib.body(piece)
         spans = ground(obj.get("evidence_quotes"), source, cfg.ground_threshold)
         if isinstance(spans, str):
-            out.append((doc.id, Built(None, spans, f"{where}: {json.dumps(obj.get('evidence_quotes'))[:200]}")))
+            out.append((attempt, doc.id, Built(None, spans, f"{at}: {json.dumps(obj.get('evidence_quotes'))[:200]}")))
             continue
-        if task == "precise_retrieval" and not answer_in_source(got[2], source, cfg.ground_threshold):
-            out.append((doc.id, Built(None, "answer_not_in_source", f"{where}: {got[2][:100]}")))
-            continue
-        parsed.append((attempt, doc, piece, rng, got, spans))
-
-    # LLM questions are free text: drop near-duplicates (the shared rapidfuzz helper) before building contexts.
-    drop = set(near_duplicate_questions([g[0] for _, _, _, _, g, _ in parsed]))
-    made = 0
-    for k, (attempt, doc, piece, rng, (question, items, label), spans) in enumerate(parsed):
-        if k in drop:
-            out.append((doc.id, Built(None, "near_duplicate_question", f"{task}/{bucket} llm: {question[:100]}")))
-            continue
-        if made >= quota:
-            out.append((doc.id, Built(None, "quota_full", f"{task}/{bucket} llm")))
+        question, items, label = got
+        if task == "precise_retrieval" and not answer_in_source(label, source, cfg.ground_threshold):
+            out.append((attempt, doc.id, Built(None, "answer_not_in_source", f"{at}: {label[:100]}")))
             continue
         doc_spans = [(doc.id, piece.start + a, piece.start + b) for a, b in spans]
         plan = Plan("llm", question, [piece], items, label, builder.format_answer(items, label), doc_spans,
@@ -215,9 +207,10 @@ def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
                     meta={"source_heading": piece.heading})
         generator = {"kind": "llm", "name": f"{task}.llm", "version": VERSION, "model": model,
                      "prompt_sha": prompt_sha, "seed": cfg.seed}
-        built = syn.realise(task, bucket, btok, plan, doc, rng, generator, f"{cfg.seed}/{task}/{bucket}/llm/{attempt}")
-        made += built.sample is not None
-        out.append((doc.id, built))
+        out.append((attempt, doc.id, syn.realise(task, bucket, btok, plan, doc, rng, generator,
+                                                 f"{cfg.seed}/{task}/{bucket}/llm/{attempt}", attempt)))
+    # The batch answers in request order; the attempts that failed before a request are interleaved by slot.
+    out.sort(key=lambda t: t[0])
     return out
 
 

@@ -251,20 +251,6 @@ def test_cli_runs_the_stage_with_depth_and_prints_the_table(synth_corpus: Path, 
     assert bad.exit_code == 1 and "bad bucket '4q'" in bad.output
 
 
-def test_shards_split_the_focus_documents(synth_corpus: Path, tmp_path: Path) -> None:
-    from golong_data.stage import in_shard, parse_shard
-
-    focus: list[set[str]] = []
-    for i in range(2):
-        out = tmp_path / f"s{i}"
-        run_synthesize(synth_corpus, out, SynthConfig(per_type=3, buckets=["4k"], tasks=["precise_retrieval"],
-                                                      shard=f"{i}/2"))
-        got = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
-        assert got and all(in_shard(s["meta"]["focus_doc"], parse_shard(f"{i}/2")) for s in got)
-        focus.append({s["meta"]["focus_doc"] for s in got})
-    assert not focus[0] & focus[1]
-
-
 def test_after_dedup_only_documents_with_kept_chunks_are_used(synth_corpus: Path, tmp_path: Path) -> None:
     import shutil
 

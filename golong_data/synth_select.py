@@ -1,0 +1,194 @@
+"""Which of synthesize's attempts become samples: the one rule shared by a whole run and `merge synthesize`.
+
+Synthesize works in *slots*: slot s of (task, bucket) is one wanted sample, tried up to attempts_per_sample
+times (programs), or one LLM attempt (LLM constructors make 2 x quota of them). A slot's outcome depends only
+on the documents and the seed -- never on other slots -- so `--shard i/N` runs the slots whose key
+(`slot_key`) falls in its shard, and any machine gets the same bytes for a slot. What does depend on other
+slots is decided here, over all slots in order, after the attempts:
+
+- programs: a sample whose (focus document, question) an earlier slot already produced becomes a
+  `duplicate_question` ledger line; a document-level failure (DOC_LEVEL_REASONS, or a constructor whose
+  output does not depend on the draw) is ledgered once, at its first slot;
+- LLM constructors: a question that is a near duplicate of an earlier kept one becomes
+  `near_duplicate_question`; beyond the quota, `quota_full`.
+
+A whole run applies `select` to its attempts directly. A shard writes its raw attempts (in slot order) and
+`merge_synthesize` k-way merges the shards by slot and applies the same `select`: so the merge equals the
+whole run byte for byte. Rejection details start with "task/bucket#slot": that is how the merge orders them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from golong_data.errors import GolongError
+from golong_data.records import iter_jsonl
+
+KEEP, DROP = "keep", "drop"
+# Failures that depend on the document alone, not on the attempt's random choices: retrying that document
+# with that constructor can only fail the same way, so it is ledgered once.
+DOC_LEVEL_REASONS = {
+    "no_abstract", "too_few_sections", "timestamp_not_in_text", "speaker_not_in_text", "no_timestamp_in_meta",
+    "no_speaker_in_meta", "speaker_or_time_not_in_text", "single_speaker",
+}
+_WHERE = re.compile(r"^(?P<group>\S+?)#(?P<slot>\d+)(?: |$)")
+
+
+def slot_key(task: str, bucket: str, slot: int) -> str:
+    """The id a slot is sharded by (golong_data.stage.in_shard)."""
+    return f"{task}/{bucket}/{slot}"
+
+
+def where(task: str, bucket: str, slot: int, what: str) -> str:
+    """The start of a rejection's detail: "task/bucket#slot what"."""
+    return f"{task}/{bucket}#{slot} {what}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt as the selection sees it: a sample (reason "") or a ledger line."""
+
+    slot: int
+    source: str  # the focus document
+    reason: str = ""
+    detail: str = ""
+    question: str = ""  # samples only
+    constructor: str = ""  # samples only
+
+
+def select(outcomes: Sequence[Outcome], llm: bool, quota: int, per_doc_ctors: set[str] = frozenset()  # type: ignore[assignment]
+           ) -> list[str | tuple[str, str]]:
+    """For each outcome (in slot order): KEEP, DROP (a repeated document-level line), or (reason, detail) for
+    a sample that becomes a ledger line. `per_doc_ctors`: constructors whose output does not depend on the draw."""
+    out: list[str | tuple[str, str]] = []
+    if llm:
+        from golong_data.dedup import near_duplicate_questions
+
+        idx = [i for i, o in enumerate(outcomes) if not o.reason]
+        near = {idx[k] for k in near_duplicate_questions([outcomes[i].question for i in idx])}
+        made = 0
+        for i, o in enumerate(outcomes):
+            if o.reason:
+                out.append(KEEP)
+            elif i in near:
+                out.append(("near_duplicate_question", f"{o.detail}: {o.question[:100]}"))
+            elif made >= quota:
+                out.append(("quota_full", o.detail))
+            else:
+                made += 1
+                out.append(KEEP)
+        return out
+    seen_lines: set[tuple[str, str, str]] = set()
+    seen_questions: set[tuple[str, str]] = set()
+    for o in outcomes:
+        if o.reason:
+            m = _WHERE.match(o.detail)
+            what = o.detail[m.end():] if m else o.detail
+            if o.reason in DOC_LEVEL_REASONS or what in per_doc_ctors:
+                key = (o.source, o.reason, what)
+                out.append(DROP if key in seen_lines else KEEP)
+                seen_lines.add(key)
+            else:
+                out.append(KEEP)
+        elif (o.source, o.question) in seen_questions:
+            # Templated questions are near-identical by design, so only exact repeats (same document, same
+            # question) are dropped; the fuzzy question filter is for LLM-written questions.
+            out.append(("duplicate_question", o.detail))
+        else:
+            seen_questions.add((o.source, o.question))
+            out.append(KEEP)
+    return out
+
+
+def sample_outcome(s: dict[str, Any], detail: str) -> Outcome:
+    meta = s.get("meta") or {}
+    return Outcome(int(meta["slot"]), str(meta.get("focus_doc", "")), "", detail, str(meta.get("question", "")),
+                   str(meta.get("constructor", "")))
+
+
+def sample_detail(task: str, bucket: str, slot: int, generator_name: str) -> str:
+    """What a sample's ledger line says if the selection turns it away: "task/bucket#slot constructor"."""
+    return where(task, bucket, slot, generator_name.split(".", 1)[-1] if "." in generator_name else generator_name)
+
+
+# ---------------------------------------------------------------- merge synthesize shards
+def merge_synthesize(shard_dirs: Sequence[Path], out: Path) -> str:
+    """Merge `synthesize --shard i/N` outputs (raw attempts) into the samples.jsonl + rejected.jsonl of one run."""
+    from golong_data.shards import shard_manifests
+    from golong_data.stage import REJECTED, StageRun
+
+    mans = shard_manifests(shard_dirs, "synthesize")
+    config = mans[0].get("config") or {}
+    plan = config.get("plan")
+    if not plan:
+        raise GolongError("the shards' manifests hold no slot plan", "rerun the shards with this version")
+    groups = {(t, b): g for g, (t, b, _) in enumerate(plan)}
+    quotas = {g: int(q) for g, (_, _, q) in enumerate(plan)}
+    per_doc = set(config.get("per_doc_constructors") or [])
+    llm = bool(config.get("llm"))
+    dirs = [Path(d) for d in shard_dirs]
+
+    def sample_key(s: dict[str, Any]) -> tuple[int, int, int]:
+        return groups[(s["task_type"], s["bucket"])], int(s["meta"]["slot"]), 1
+
+    def reject_key(r: dict[str, Any]) -> tuple[int, int, int]:
+        if r.get("reason") == "contaminated_document":
+            return -1, 0, 0
+        m = _WHERE.match(str(r.get("detail", "")))
+        if m is None or tuple(m.group("group").split("/", 1)) not in groups:
+            raise GolongError(f"rejection {r.get('source')!r} ({r.get('reason')}) names no slot of this run",
+                              "merge shards of one synthesize run")
+        t, b = m.group("group").split("/", 1)
+        return groups[(t, b)], int(m.group("slot")), 0
+
+    def stream() -> Iterator[tuple[tuple[int, int, int], str, dict[str, Any]]]:
+        # Per shard, samples and rejections are each in slot order; within a slot its ledger lines come first.
+        ss = [((sample_key(s), "s", s) for s in iter_jsonl(d / "samples.jsonl")) for d in dirs]
+        rs = [((reject_key(r), "r", r) for r in iter_jsonl(d / REJECTED)) for d in dirs]
+        contaminated = sorted((r for d in dirs for r in iter_jsonl(d / REJECTED)
+                               if r.get("reason") == "contaminated_document"), key=lambda r: str(r["source"]))
+        for r in contaminated:
+            yield (-1, 0, 0), "r", r
+        for k, kind, obj in heapq.merge(*ss, *rs, key=lambda t: t[0]):
+            if k[0] >= 0:
+                yield k, kind, obj
+
+    # Pass 1: the light outcome of every attempt, per (task, bucket); pass 2 writes by the decisions.
+    outcomes: dict[int, list[Outcome]] = {}
+    for (g, slot, _), kind, obj in stream():
+        if g < 0:
+            continue
+        if kind == "s":
+            o = sample_outcome(obj, sample_detail(obj["task_type"], obj["bucket"], slot,
+                                                  str((obj.get("generator") or {}).get("name", ""))))
+        else:
+            o = Outcome(slot, str(obj["source"]), str(obj["reason"]), str(obj.get("detail", "")))
+        outcomes.setdefault(g, []).append(o)
+    decisions = {g: iter(select(os_, llm, quotas[g], per_doc)) for g, os_ in outcomes.items()}
+
+    merged = {**config, "shard": None, "merged_shards": len(dirs)}
+    inputs = [d / n for d in dirs for n in ("samples.jsonl", REJECTED)]
+    with StageRun("synthesize", out, inputs=inputs, config=merged) as run:
+        w = run.writer("samples.jsonl")
+        for (g, _, _), kind, obj in stream():
+            if g < 0:
+                run.reject(obj["source"], obj["reason"], obj.get("detail", ""))
+                continue
+            d = next(decisions[g])
+            if d == DROP:
+                continue
+            if d == KEEP:
+                if kind == "s":
+                    w.write(obj)
+                else:
+                    run.reject(obj["source"], obj["reason"], obj.get("detail", ""))
+            else:
+                run.reject(str((obj.get("meta") or {}).get("focus_doc", "")), d[0], d[1])
+        line = run.summary(f"merged {len(dirs)} shards, made")
+    return line
+
