@@ -240,6 +240,7 @@ def verify(
     documents: Path | None = typer.Option(None, help="documents.jsonl (or its dir) to resolve evidence spans; "
                                           "default: found through the manifests."),
     max_in_flight: int = typer.Option(8, help="Concurrent LLM requests."),
+    shard: str | None = typer.Option(None, help="Verify only shard i/N of the samples (e.g. 0/4)."),
 ) -> None:
     """Keep samples whose gold is right, that need their context, and that teach something (pass-rate band)."""
     from golong_data.config import VerifyConfig
@@ -247,7 +248,7 @@ def verify(
 
     cfg = VerifyConfig(checks=[c.strip() for c in checks.split(",") if c.strip()], solver=solver, base_url=base_url,
                        k=k, band=band, documents=str(documents) if documents else None, max_in_flight=max_in_flight)
-    summary = run_verify(in_dir, out, cfg, seed=seed)
+    summary = run_verify(in_dir, out, cfg, seed=seed, shard=shard)
     echo(summary.line)
 
 
@@ -367,7 +368,8 @@ _EXECUTOR_HELP = "Where shard tasks run: local (a process pool here) or ray (a R
 @app.command()
 @handle_errors
 def merge(
-    stage: str = typer.Argument(..., help="ingest or chunk (shard outputs), or llm-cache (nodes' LLM caches)."),
+    stage: str = typer.Argument(..., help="ingest, chunk, synthesize or verify (shard outputs), or llm-cache "
+                                "(nodes' LLM caches)."),
     shard_dirs: list[Path] = typer.Argument(..., help="The --out directories of the `--shard i/N` runs, all N; "
                                             "for llm-cache: cache files or the dirs ($GOLONG_HOME) holding them."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory: the files one unsharded run writes "
@@ -375,7 +377,8 @@ def merge(
     corpus: list[Path] = typer.Option([], "--corpus", help="ingest: the corpus paths the shards were given "
                                       "(their file order is the output order); repeatable."),
     order_from: Path | None = typer.Option(None, "--order-from", help="chunk: the documents.jsonl (or its dir) "
-                                           "the shards read (default: named in their manifests)."),
+                                           "the shards read; verify: their samples.jsonl (default: named in "
+                                           "their manifests)."),
 ) -> None:
     """Merge the outputs of `--shard i/N` runs into the bytes of one unsharded run."""
     from golong_data.shards import merge_shards
@@ -418,7 +421,7 @@ def shards(
     ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
 ) -> None:
     """ingest -> chunk -> dedup as shard tasks on a process pool or Ray; the same bytes as the single stages."""
-    from golong_data.executor import run_sharded
+    from golong_data.sharded import run_sharded
 
     result = run_sharded(paths, work, n, max_tokens, _executor(executor, workers, ray_address), threshold=threshold)
     for line in result.lines:

@@ -12,6 +12,7 @@ library function and validated against its signature when `run` calls it.
     chunk: {...}
     verify: {checks: [gold, band], k: 8, band: "1-6"}
     export: {size: 23000, val_per_type: 16}
+    shards: {n: 8, executor: ray, ray_address: auto}   # optional: same outputs, shard tasks on Ray
 """
 
 from __future__ import annotations
@@ -74,6 +75,17 @@ class ExportConfig:
 
 
 @dataclass
+class ShardsConfig:
+    n: int = _help("Shards per stage: ingest, chunk, dedup, synthesize and verify run as n tasks each, then merge "
+                   "into the bytes of one run (1: no sharding).", default=1)
+    executor: str = _help("Where shard tasks run: local (a process pool here) or ray (pip install "
+                          "'golong-data[ray]').", default="local")
+    workers: int | None = _help("Parallel tasks (local: default CPU cores, at most 8; ray: CPUs of a local Ray).",
+                                default=None)
+    ray_address: str | None = _help("Ray cluster address (e.g. auto); None: a local Ray instance.", default=None)
+
+
+@dataclass
 class PipelineConfig:
     corpus: list[str] = _help("Input files or directories for ingest (relative to the config file).")
     corpus_optional: list[str] = _help(
@@ -92,6 +104,8 @@ class PipelineConfig:
     export: ExportConfig = _help(
         "Mix size, validation split, imports (see ExportConfig).", default_factory=ExportConfig
     )
+    shards: ShardsConfig = _help("Run the stages as shard tasks (see ShardsConfig); the outputs do not change.",
+                                 default_factory=ShardsConfig)
     base_dir: Path = field(default=Path("."), metadata={"help": "(set by the loader) the config file's folder"})
     source: str = field(default="", metadata={"help": "(set by the loader) the config file's text"})
     config_path: str = field(default="", metadata={"help": "(set by the loader) the config file's path as given"})
@@ -150,6 +164,8 @@ def _build(cls: type, data: Any, where: str) -> Any:
             v = _build(VerifyConfig, v, f"{where}.{name}" if where != "config" else name)
         elif f.type in ("ExportConfig",):
             v = _build(ExportConfig, v, f"{where}.{name}" if where != "config" else name)
+        elif f.type in ("ShardsConfig",):
+            v = _build(ShardsConfig, v, f"{where}.{name}" if where != "config" else name)
         else:
             v = _check_type(v, str(f.type), f"{where}.{name}", f.metadata.get("help", ""))
         kwargs[name] = v
@@ -187,6 +203,9 @@ def validate(cfg: PipelineConfig) -> PipelineConfig:
         parse_band(cfg.verify.band, cfg.verify.k)
     if cfg.verify.k < 1:
         raise ConfigError(f"verify.k = {cfg.verify.k}", "set verify.k to the number of rollouts, e.g. 8")
+    if cfg.shards.n < 1 or cfg.shards.executor not in ("local", "ray"):
+        raise ConfigError(f"shards: n = {cfg.shards.n}, executor = {cfg.shards.executor!r}",
+                          "set shards.n >= 1 and shards.executor to local or ray")
     if cfg.export.size < 1 or cfg.export.val_per_type < 0:
         raise ConfigError("export.size must be >= 1 and export.val_per_type >= 0", "e.g. size: 23000, val_per_type: 16")
     return cfg

@@ -20,7 +20,6 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from golong_data.errors import ConfigError, GolongError
@@ -191,41 +190,3 @@ def get_executor(kind: str, workers: int | None = None, address: str | None = No
     if kind == "ray":
         return RayExecutor(address, workers, retries, progress)
     raise ConfigError(f"unknown executor {kind!r}; expected one of: {', '.join(EXECUTORS)}")
-
-
-# ---------------------------------------------------------------- the sharded pipeline front: ingest -> dedup
-@dataclass
-class ShardedResult:
-    lines: list[str]
-    dedup_dir: Path
-
-
-def run_sharded(corpus: Sequence[Path], work_dir: Path, shards: int, max_tokens: int,
-                executor: LocalExecutor | RayExecutor, tokenizer: str | None = None, threshold: float = 0.8,
-                num_perm: int = 128, ngram: int = 5) -> ShardedResult:
-    """ingest (N shard tasks) -> merge -> chunk (N shard tasks) -> merge -> dedup-shards (N signature tasks).
-
-    Writes work_dir/{ingest,chunk,dedup} -- the bytes of the single-machine stages -- with the shard outputs
-    beside them (ingest.shards/i, ...). Synthesize, verify and export then run on work_dir/dedup as usual
-    (synthesize's LLM calls are the part to scale out: point --base-url at an endpoint fleet)."""
-    from golong_data.dedup_shards import run_dedup_shards
-    from golong_data.shards import merge_chunk, merge_ingest
-
-    if shards < 1:
-        raise ConfigError(f"--shards must be >= 1, got {shards}")
-    work = Path(work_dir)
-    corpus = [Path(p) for p in corpus]
-    lines: list[str] = []
-    ing = [work / "ingest.shards" / str(i) for i in range(shards)]
-    executor.run([Task(f"ingest {i}/{shards}", "golong_data.ingest:run_ingest",
-                       {"paths": corpus, "out": d, "shard": f"{i}/{shards}", "workers": 1})
-                  for i, d in enumerate(ing)], desc="ingest shards")
-    lines.append(merge_ingest(ing, work / "ingest", corpus))
-    ch = [work / "chunk.shards" / str(i) for i in range(shards)]
-    executor.run([Task(f"chunk {i}/{shards}", "golong_data.chunk:run_chunk",
-                       {"in_dir": work / "ingest", "out_dir": d, "max_tokens": max_tokens, "tokenizer": tokenizer,
-                        "shard": f"{i}/{shards}"}) for i, d in enumerate(ch)], desc="chunk shards")
-    lines.append(merge_chunk(ch, work / "chunk"))
-    lines.append(run_dedup_shards(ch, work / "dedup", threshold, num_perm, ngram, executor=executor,
-                                  work_dir=work / "dedup.shards"))
-    return ShardedResult(lines, work / "dedup")

@@ -62,12 +62,25 @@ def _missing(stage: str, err: Exception) -> GolongError:
     )
 
 
+def _executor(cfg: PipelineConfig) -> Any:
+    """The shard executor of a `shards:` section with n > 1, else None (the stages run as they are)."""
+    if cfg.shards.n <= 1:
+        return None
+    from golong_data.executor import get_executor
+
+    return get_executor(cfg.shards.executor, cfg.shards.workers, cfg.shards.ray_address)
+
+
 def _stage_ingest(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
     try:
         from golong_data.ingest import run_ingest
     except ImportError as e:
         raise _missing("ingest", e) from e
-    _check_kwargs("ingest", run_ingest, cfg.ingest, {"paths", "out"})
+    _check_kwargs("ingest", run_ingest, cfg.ingest, {"paths", "out", "shard"})
+    if ex := _executor(cfg):
+        from golong_data import sharded
+
+        return sharded.ingest(ex, cfg.shards.n, inp, out, **cfg.ingest)
     return str(run_ingest(inp, out, **cfg.ingest).line)
 
 
@@ -76,9 +89,13 @@ def _stage_chunk(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
         from golong_data.chunk import run_chunk
     except ImportError as e:
         raise _missing("chunk", e) from e
-    _check_kwargs("chunk", run_chunk, cfg.chunk, {"in_dir", "out_dir"})
+    _check_kwargs("chunk", run_chunk, cfg.chunk, {"in_dir", "out_dir", "shard"})
     if "max_tokens" not in cfg.chunk:
         raise ConfigError("chunk.max_tokens is required", "set chunk: {max_tokens: 2048}")
+    if ex := _executor(cfg):
+        from golong_data import sharded
+
+        return sharded.chunk(ex, cfg.shards.n, inp[0], out, **cfg.chunk)
     return str(run_chunk(inp[0], out, **cfg.chunk))
 
 
@@ -87,11 +104,19 @@ def _stage_dedup(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
         from golong_data.dedup import run_dedup  # type: ignore[attr-defined]
     except ImportError as e:
         raise _missing("dedup", e) from e
-    params = inspect.signature(run_dedup).parameters
-    _check_kwargs("dedup", run_dedup, cfg.dedup, set(list(params)[:2]))
+    ex = _executor(cfg)
+    fn: Callable[..., Any] = run_dedup
+    if ex:
+        from golong_data.dedup_shards import run_dedup_shards as fn  # its sharded twin takes the same options
+    params = inspect.signature(fn).parameters
+    _check_kwargs("dedup", fn, cfg.dedup, set(list(params)[:2]) | {"executor", "work_dir", "order_from"})
     opts = dict(cfg.dedup)
     if "against" in opts:  # benchmark files to decontaminate against, relative to the config
         opts["against"] = [cfg.resolve(p) for p in opts["against"]]
+    if ex:
+        from golong_data import sharded
+
+        return sharded.dedup(ex, cfg.shards.n, inp[0], out, **opts)  # over the chunk stage's shards
     res = run_dedup(inp[0], out, **opts)
     return str(getattr(res, "line", res))
 
@@ -103,11 +128,15 @@ def _stage_synthesize(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
         raise _missing("synthesize", e) from e
     opts = dict(cfg.synthesize)
     taxonomy = opts.pop("taxonomy", None)
-    names = {f.name for f in fields(SynthConfig)} - {"seed"}
+    names = {f.name for f in fields(SynthConfig)} - {"seed", "shard"}
     unknown = sorted(set(opts) - names)
     if unknown:
         raise ConfigError(f"synthesize: unknown option(s) {', '.join(unknown)}",
                           f"synthesize accepts: {', '.join(sorted(names | {'taxonomy'}))}")
+    if ex := _executor(cfg):
+        from golong_data import sharded
+
+        return sharded.synthesize(ex, cfg.shards.n, inp[0], out, SynthConfig(**opts, seed=cfg.seed), taxonomy)
     summary = run_synthesize(inp[0], out, SynthConfig(**opts, seed=cfg.seed), taxonomy_path=taxonomy)
     if summary.table:
         print(summary.table, file=sys.stderr)
@@ -122,6 +151,10 @@ def _stage_verify(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
     v = cfg.verify
     v = replace(v, documents=str(cfg.resolve(v.documents)) if v.documents else None,
                 cache_path=str(cfg.resolve(v.cache_path)) if v.cache_path else None)
+    if ex := _executor(cfg):
+        from golong_data import sharded
+
+        return sharded.verify(ex, cfg.shards.n, inp[0], out, v, seed=cfg.seed)
     return run_verify(inp[0], out, v, seed=cfg.seed).line
 
 

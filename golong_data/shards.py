@@ -12,13 +12,15 @@ merge (heapq.merge, streaming: one record per shard in memory) by each record's 
   `duplicate_document` in the single run; merge drops it and writes that rejection in its place.
 - chunk: the position of the record's document in the upstream documents.jsonl every shard read (named in
   the shards' manifests): documents and chunks carry their doc id, rejections name it as source.
+- verify: the position of the sample's line in the samples.jsonl every shard read (named in the manifests,
+  checked by its sha256). A verify shard checks its own samples of each global chunk of input lines and writes
+  both files in input order; a repeated id's `duplicate_id` lines take that id's later positions in turn.
 
 `merge llm-cache` folds the LLM caches of several nodes into one (merge_llm_caches).
 
-Synthesize is not mergeable into the single run's bytes: each shard draws `per_type` samples per bucket from
-its own documents with attempt seeds over its own candidate list, so N shards give N x per_type different
-samples (see the README's "Beyond one machine"). Dedup and verify have no --shard; dedup goes through
-golong_data.dedup_shards.
+- synthesize: shards run disjoint *slots* (wanted samples) over the whole document library and write their
+  raw attempts; golong_data.synth_select merges them by slot and makes the cross-slot decisions (duplicate
+  questions, quota) that a whole run makes. Dedup goes through golong_data.dedup_shards.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from golong_data.errors import GolongError
 from golong_data.records import iter_jsonl
 from golong_data.stage import MANIFEST, REJECTED, parse_shard, read_manifest
 
-MERGEABLE = ("ingest", "chunk", "llm-cache")
+MERGEABLE = ("ingest", "chunk", "verify", "synthesize", "llm-cache")
 _SAME = "same text as "  # ingest's duplicate_document detail
 # dumps() writes a record's fields in dataclass order, so a Document line starts with its id: reading the
 # order of a 10 GB documents.jsonl then costs a regex per line instead of parsing every book's text.
@@ -282,9 +284,120 @@ def merge_shards(stage: str, shard_dirs: Sequence[Path], out: Path, corpus: Sequ
         return merge_ingest(shard_dirs, out, corpus)
     if stage == "chunk":
         return merge_chunk(shard_dirs, out, order_from)
+    if stage == "verify":
+        return merge_verify(shard_dirs, out, order_from)
     if stage == "llm-cache":
         return merge_llm_caches(shard_dirs, out)
-    hints = {"dedup": "dedup chunk shards with `golong-data dedup-shards`",
-             "synthesize": "synthesize shards draw their own samples: concatenate their samples.jsonl"}
-    hint = hints.get(stage, "only ingest and chunk run as shards that merge into a single run's bytes")
+    if stage == "synthesize":
+        from golong_data.synth_select import merge_synthesize
+
+        return merge_synthesize(shard_dirs, out)
+    hints = {"dedup": "dedup chunk shards with `golong-data dedup-shards`"}
+    hint = hints.get(stage, "only ingest, chunk, synthesize and verify shards merge into a single run's bytes")
     raise GolongError(f"cannot merge {stage!r} shards; expected one of: {', '.join(MERGEABLE)}", hint)
+
+
+# ---------------------------------------------------------------- verify shards
+_ID_PREFIX_B = re.compile(_ID_PREFIX.pattern.encode())  # a Sample line starts with its id too
+
+
+def sample_order(mans: Sequence[dict[str, Any]], override: Path | None = None
+                 ) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """The input order of the samples.jsonl the (verify) shards read: (id -> position of its first line,
+    id -> positions of its later lines), positions counted over non-blank lines as verify reads them."""
+    import hashlib
+    import json
+
+    ins = [(m.get("inputs") or [{}])[0] for m in mans]
+    shas = {i.get("sha256") for i in ins}
+    if override is not None:
+        path = Path(override)
+        if path.is_dir():
+            path = path / "samples.jsonl"
+    else:
+        paths = {i.get("path") for i in ins}
+        if len(paths) != 1 or None in paths:
+            raise GolongError("the shards read different samples.jsonl files", "give it with --order-from")
+        path = Path(str(next(iter(paths))))
+    if len(shas) != 1 or None in shas:
+        raise GolongError("the shards read different samples.jsonl contents", "rerun them on one input")
+    if not path.is_file():
+        raise GolongError(f"{path} not found (the samples.jsonl the shards read)",
+                          "pass it with --order-from, e.g. the synthesize directory")
+    first: dict[str, int] = {}
+    later: dict[str, list[int]] = {}
+    h = hashlib.sha256()
+    n = 0
+    # Bytes, and the id from the line's prefix: a sample line holds a whole long-context prompt (~256 KB).
+    with open(path, "rb") as f:
+        for line in f:
+            h.update(line)
+            m = _ID_PREFIX_B.match(line)
+            if m and b"\\" not in m.group(1):
+                rid = m.group(1).decode("utf-8")
+            else:
+                text = line.decode("utf-8")
+                if not text.strip():  # as records.iter_jsonl: blank lines are no input
+                    continue
+                rid = str(json.loads(text)["id"])
+            if rid in first:
+                later.setdefault(rid, []).append(n)
+            else:
+                first[rid] = n
+            n += 1
+    if h.hexdigest() not in shas:
+        raise GolongError(f"{path} changed since the shards read it (sha256 differs from their manifests)",
+                          "merge against the samples.jsonl the shards verified, or rerun the shards")
+    return first, later
+
+
+def _sample_position(first: dict[str, int], rid: str) -> int:
+    try:
+        return first[rid]
+    except KeyError:
+        raise GolongError(f"sample {rid!r} is not in the samples.jsonl the shards read",
+                          "merge shards of one verify run") from None
+
+
+def _rejection_key(first: dict[str, int], later: dict[str, list[int]]) -> Callable[[dict[str, Any]], int]:
+    """Position of a rejected.jsonl line of one shard stream: a `duplicate_id` line is the id's next later line
+    (the stream lists them in input order); any other rejection is the id's first line."""
+    taken: dict[str, int] = {}
+
+    def key(r: dict[str, Any]) -> int:
+        rid = str(r.get("source", ""))
+        if r.get("reason") != "duplicate_id":
+            return _sample_position(first, rid)
+        k = taken.get(rid, 0)
+        taken[rid] = k + 1
+        more = later.get(rid, [])
+        if k >= len(more):
+            raise GolongError(f"more duplicate_id lines for {rid!r} than repeats of it in samples.jsonl",
+                              "merge shards of one verify run")
+        return more[k]
+
+    return key
+
+
+def merge_verify(shard_dirs: Sequence[Path], out: Path, order_from: Path | None = None) -> str:
+    """Merge `verify --shard i/N` outputs into out/verified.jsonl + rejected.jsonl: the single run's bytes."""
+    from golong_data.stage import StageRun
+
+    mans = shard_manifests(shard_dirs, "verify")
+    first, later = sample_order(mans, order_from)
+    dirs = [Path(d) for d in shard_dirs]
+    config = {**(mans[0].get("config") or {}), "shard": None, "merged_shards": len(dirs)}
+    inputs = [d / n for d in dirs for n in ("verified.jsonl", REJECTED)]
+    with StageRun("verify", out, inputs=inputs, config=config) as run:
+        w = run.writer("verified.jsonl")
+        for obj in merge_sorted([d / "verified.jsonl" for d in dirs], lambda s: _sample_position(first, s["id"])):
+            w.write(obj)
+        # One key (and duplicate counter) per shard stream: heapq.merge calls it as that stream advances.
+        streams = [_keyed(d / REJECTED, _rejection_key(first, later)) for d in dirs if (d / REJECTED).exists()]
+        for _, r in heapq.merge(*streams, key=lambda kv: kv[0]):
+            run.reject(r["source"], r["reason"], r.get("detail", ""))
+        requests = sum(int((m.get("counts") or {}).get("llm_requests", 0)) for m in mans)
+        if requests:
+            run.counts.update({"llm_requests": requests})
+        line = run.summary(f"merged {len(dirs)} shards, kept")
+    return line

@@ -6,6 +6,12 @@ failing check. The stage runner -- this module, not the checks -- writes the rej
 numbers. Every LLM call goes through the LLM layer's SQLite cache, so rerunning with a different band or
 threshold re-decides from cached rollouts and sends nothing.
 
+Sharding (`--shard i/N`): the input is read in global chunks of CHUNK lines; a shard verifies the samples of
+each chunk that are its own (golong_data.stage.in_shard by id), while the robustness check draws distractors
+from every valid sample of the chunk. Both output files are in input order (rejections are buffered per chunk
+and written by input position), so a shard writes a subsequence of the single run's lines and
+golong_data.shards.merge_verify gives back the single run's bytes.
+
 verification block of a sample (enough to recompute the verdict, see checks.recompute_verdict):
     {"checks": {"gold": {...}, "reanswer": {"model", "prompt_sha", "seeds", "temperature", "rewards",
                 "threshold", "verdict"}, ...}, "skipped": {"robustness": "why"}, "pass_rate": 0.5,
@@ -30,7 +36,9 @@ from golong_data.errors import GolongError
 from golong_data.records import Sample, iter_jsonl, read_records, stage_file
 
 LLM_CHECKS = ("reanswer", "nocontext", "robustness", "band")
-CHUNK = 512  # samples held at once; also the robustness check's pool of distractor contexts
+# Input lines held at once. The chunk, not the shard or what passed earlier checks, is also the robustness
+# check's pool of distractor contexts: the same for every shard, so a sample's distractors never depend on N.
+CHUNK = 512
 THINK_PREFIX = "<think>\n</think>\n"  # a perfect completion: empty reasoning, then the answer
 
 
@@ -177,10 +185,12 @@ class _Solver:
         return out
 
 
-def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, seed: int = 0) -> VerifySummary:
-    """Verify in_dir/samples.jsonl into out_dir/verified.jsonl (+ rejected.jsonl, manifest.json)."""
+def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, seed: int = 0,
+               shard: str | None = None) -> VerifySummary:
+    """Verify in_dir/samples.jsonl into out_dir/verified.jsonl (+ rejected.jsonl, manifest.json); with `shard`
+    ('i/N') only the samples of that shard (see the module docstring)."""
     from golong_data.rewards import score_sample
-    from golong_data.stage import StageRun
+    from golong_data.stage import StageRun, in_shard, parse_shard
     from golong_data.taxonomy import load_taxonomy, metric_key
 
     cfg = cfg or VerifyConfig()
@@ -189,6 +199,7 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
     if bad:
         raise GolongError(f"unknown check(s) {', '.join(bad)}", f"--checks takes some of: {', '.join(ALL_CHECKS)}")
     lo, hi = parse_band(cfg.band, cfg.k) if "band" in cfg.checks else (0, cfg.k)
+    part = parse_shard(shard)
     samples_path = stage_file(in_dir, "samples.jsonl")
     tax = load_taxonomy(check_prompts=False)
     doc_len = _doc_lengths(in_dir, cfg.documents) if "gold" in cfg.checks else None
@@ -197,19 +208,27 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
     for c in ALL_CHECKS:
         if c not in order:
             summary.skipped[c] = "not in --checks"
-    settings = {**asdict(cfg), "seed": seed}
-    settings.pop("max_in_flight")  # how fast, not what: does not change the outputs
+    settings = {**asdict(cfg), "seed": seed, "shard": shard}  # merge_verify checks the shards by it
+    # How fast and where answers are kept, not what: they do not change the outputs, and shards on several
+    # nodes each keep their own cache (merge_verify requires one config across the shards).
+    settings.pop("max_in_flight")
+    settings.pop("cache_path")
     table: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     rates: dict[str, list[float]] = defaultdict(list)
 
     with StageRun("verify", out_dir, inputs=[samples_path], config=settings) as run:
         verified = run.writer("verified.jsonl")
-        seen: set[str] = set()
+        seen: set[str] = set()  # every id read, in or out of this shard: duplicates are judged on the whole input
         solver: _Solver | None = None
+        # The chunk's rejections as (input position, id, reason, detail), written sorted at the chunk's end: checks
+        # reject in check order, the file lists them in input order (what merge_verify merges by).
+        pending: list[tuple[int, str, str, str]] = []
+        at: dict[str, int] = {}  # id -> input position of the chunk's active samples
 
         def fail(s: Sample, check: str, reason: str, ev: dict[str, Any], state: dict[str, Any]) -> None:
             state["checks"][check] = {**ev, "verdict": "fail"}
-            run.reject(s.id, reason, json.dumps({"check": check, **ev}, sort_keys=True, ensure_ascii=False))
+            pending.append((at[s.id], s.id, reason,
+                            json.dumps({"check": check, **ev}, sort_keys=True, ensure_ascii=False)))
             table[(s.task_type, check)]["rejected"] += 1
 
         def passed(s: Sample, check: str, ev: dict[str, Any], state: dict[str, Any]) -> None:
@@ -219,19 +238,32 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
         # Chunks of CHUNK samples, each taken through every check: memory stays bounded by the chunk (64K-token
         # prompts are ~256 KB each), while each check still sends one batch of requests per chunk.
         records = read_records(samples_path, Sample)
+        base = 0  # input position of the chunk's first line
         while chunk := list(itertools.islice(records, CHUNK)):
             state: dict[str, dict[str, Any]] = {}
+            pool: list[Sample] = []  # the chunk's valid samples, whatever their shard: the distractor pool
             active: list[Sample] = []
-            for s in chunk:  # malformed or duplicate samples leave first, so every input is accounted for
+            pending.clear()
+            at.clear()
+            for i, s in enumerate(chunk, base):
+                # malformed or duplicate samples leave first, so every input is accounted for (by its shard: the
+                # same id is always in the same shard, so a shard sees all of an id's lines)
+                mine = in_shard(s.id, part)
                 if s.id in seen:
-                    run.reject(s.id, "duplicate_id", "a sample with this id came earlier in samples.jsonl")
+                    if mine:
+                        pending.append((i, s.id, "duplicate_id", "a sample with this id came earlier in samples.jsonl"))
                     continue
                 seen.add(s.id)
                 if s.task_type not in tax.tasks:
-                    run.reject(s.id, "unknown_task_type", f"{s.task_type!r} is not in {tax.path}")
+                    if mine:
+                        pending.append((i, s.id, "unknown_task_type", f"{s.task_type!r} is not in {tax.path}"))
                     continue
-                state[s.id] = {"checks": {}, "skipped": dict(summary.skipped)}
-                active.append(s)
+                pool.append(s)
+                if mine:
+                    at[s.id] = i
+                    state[s.id] = {"checks": {}, "skipped": dict(summary.skipped)}
+                    active.append(s)
+            base += len(chunk)
 
             if "gold" in order:
                 nxt = []
@@ -269,7 +301,7 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                         fmt = tax.tasks[s.task_type].answer_format
                         jobs.append((s, [{"role": "user", "content": f"{q}\n\n{fmt}"}], [seed], 0.0))
                     elif check == "robustness":
-                        dp = distractor_prompt(s, active, f"{seed}:{s.id}")
+                        dp = distractor_prompt(s, pool, f"{seed}:{s.id}")
                         if dp is None:
                             state[s.id]["checks"][check] = {
                                 "verdict": "skipped",
@@ -315,6 +347,8 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
             for s in active:
                 s.verification = {**(s.verification or {}), **state[s.id], "verdict": "kept"}
                 verified.write(s)
+            for _, rid, reason, detail in sorted(pending, key=lambda r: r[0]):  # one line per input at most
+                run.reject(rid, reason, detail)
         summary.kept = verified.count
         summary.rejected = run.n_rejected
         if solver is not None:

@@ -74,7 +74,8 @@ def single(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def sharded_local(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """ingest/chunk/dedup as N shard tasks on the local process pool (2 workers), merged."""
-    from golong_data.executor import LocalExecutor, run_sharded
+    from golong_data.executor import LocalExecutor
+    from golong_data.sharded import run_sharded
 
     w = tmp_path_factory.mktemp("sharded")
     run_sharded([corpus], w, N, MAX_TOKENS, LocalExecutor(workers=2, progress=False), threshold=THRESHOLD)

@@ -35,7 +35,7 @@ def ray_session() -> Iterator[None]:
 
 def test_ray_executor_equals_local_executor(ray_session: None, corpus: Path, sharded_local: Path,
                                             tmp_path: Path) -> None:
-    from golong_data.executor import run_sharded
+    from golong_data.sharded import run_sharded
 
     run_sharded([corpus], tmp_path, N, MAX_TOKENS, RayExecutor(progress=False), threshold=THRESHOLD)
     for stage, names in FILES.items():
