@@ -64,3 +64,34 @@ def test_ray_reports_a_task_that_keeps_failing(ray_session: None) -> None:
     bad = Task("bad shard", "golong_data.shards:merge_shards", {"stage": "verify", "shard_dirs": [], "out": "x"})
     with pytest.raises(GolongError, match="'bad shard' failed after 1 retries"):
         RayExecutor(retries=1, progress=False).run([bad])
+
+
+def test_ray_synthesize_and_verify_shards_equal_the_single_run(ray_session: None, sharded_local: Path,
+                                                               tmp_path: Path) -> None:
+    """The LLM-facing stages as Ray tasks (LLM calls from Ray workers to the endpoint), merged: one run's bytes."""
+    from golong_data import sharded
+    from golong_data.config import VerifyConfig
+    from golong_data.synthesize import SynthConfig, run_synthesize
+    from golong_data.verify import run_verify
+
+    sys.path.insert(0, str(HERE.parent / "llm"))
+    from fake_openai_server import FakeOpenAIServer
+
+    synth = SynthConfig(per_type=2, buckets=["2k"], tasks=["precise_retrieval", "sequence_ordering",
+                                                           "exhaustive_retrieval"])
+    run_synthesize(sharded_local / "dedup", tmp_path / "single" / "synthesize", synth)
+    sharded.synthesize(RayExecutor(progress=False), 3, sharded_local / "dedup", tmp_path / "ray" / "synthesize",
+                       synth)
+    with FakeOpenAIServer() as srv:
+        def vcfg(name: str) -> VerifyConfig:
+            return VerifyConfig(checks=["gold", "nocontext"], base_url=srv.base_url, solver="fake",
+                                cache_path=str(tmp_path / f"{name}.sqlite"))
+
+        run_verify(tmp_path / "single" / "synthesize", tmp_path / "single" / "verify", vcfg("single"))
+        sharded.verify(RayExecutor(progress=False), 3, tmp_path / "ray" / "synthesize", tmp_path / "ray" / "verify",
+                       vcfg("ray"))
+    for stage, name in (("synthesize", "samples.jsonl"), ("synthesize", "rejected.jsonl"),
+                        ("verify", "verified.jsonl"), ("verify", "rejected.jsonl")):
+        same_bytes(tmp_path / "single" / stage / name, tmp_path / "ray" / stage / name)
+    assert (tmp_path / "single" / "verify" / "verified.jsonl").read_text().count("\n") >= 3
+    assert sorted(p.name for p in (tmp_path / "ray" / "verify.shards").iterdir()) == ["0", "1", "2"]
