@@ -209,7 +209,8 @@ def synthesize(
     llm: bool = typer.Option(False, "--llm", help="Use the LLM constructors (prompts/synth_<type>.md) instead."),
     base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint for --llm (default: local SmolLM2)."),
     model: str | None = typer.Option(None, help="Model name for --llm."),
-    shard: str | None = typer.Option(None, help="Build only from shard i/N of the documents (e.g. 0/4)."),
+    shard: str | None = typer.Option(None, help="Make only shard i/N of the sample slots (e.g. 0/4), from "
+                                      "the whole library; `merge synthesize` joins the shards."),
 ) -> None:
     """Build verifiable long-context samples of the nine task types, padded with distractors to token buckets."""
     from golong_data.synthesize import SynthConfig, run_synthesize
