@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ class Outcome:
     constructor: str = ""  # samples only
 
 
-def select(outcomes: Sequence[Outcome], llm: bool, quota: int, per_doc_ctors: set[str] = frozenset()  # type: ignore[assignment]
+def select(outcomes: Sequence[Outcome], llm: bool, quota: int, per_doc_ctors: Collection[str] = ()
            ) -> list[str | tuple[str, str]]:
     """For each outcome (in slot order): KEEP, DROP (a repeated document-level line), or (reason, detail) for
     a sample that becomes a ledger line. `per_doc_ctors`: constructors whose output does not depend on the draw."""
