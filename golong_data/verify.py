@@ -84,14 +84,6 @@ def _gold_strings(s: Sample) -> list[str]:
     return [x for x in items if len(x) >= 3]
 
 
-def _solver_system() -> list[dict[str, str]]:
-    """prompts/solve.md, when the synthesis side ships one, as the solver's system message."""
-    p = Path(__file__).resolve().parents[1] / "prompts" / "solve.md"
-    if p.is_file():
-        return [{"role": "system", "content": p.read_text(encoding="utf-8").strip()}]
-    return []
-
-
 def _doc_lengths(in_dir: Path, documents: str | None) -> dict[str, int] | None:
     """{doc_id: len(text)} from documents.jsonl (given, or found upstream through the manifests)."""
     cand: list[Path] = []
@@ -153,7 +145,6 @@ class _Solver:
         from golong_data.llm.contract import LOCAL_MODEL
 
         self.model = cfg.solver or os.environ.get("OPENAI_MODEL") or (LOCAL_MODEL if cfg.base_url is None else "?")
-        self.system = _solver_system()
         self.requests = 0
         self.cached = 0
 
@@ -165,9 +156,9 @@ class _Solver:
 
         reqs = []
         for s, msgs, seeds, temp in jobs:
-            full = [*self.system, *msgs]
+            # The solver sees what the policy sees in training: the sample's own messages, no system prompt.
             for sd in seeds:
-                reqs.append(LLMRequest(key=f"{s.id}:{sd}", messages=full, temperature=temp,
+                reqs.append(LLMRequest(key=f"{s.id}:{sd}", messages=msgs, temperature=temp,
                                        max_tokens=self.cfg.max_tokens, seed=sd, task_type=s.task_type))
         results = run_batch(reqs, self.llm, stage="verify", desc=desc) if reqs else []
         self.requests += len(results)
@@ -181,7 +172,7 @@ class _Solver:
                 errors.append(None if r.ok else (r.error or "error"))
                 # A truncated completion ("length") is still the model's answer and is scored as such.
                 rewards.append(float(score_sample(s, r.text, profile="golongrl")) if r.text else 0.0)
-            out.append((rewards, errors, prompt_sha([*self.system, *msgs])))
+            out.append((rewards, errors, prompt_sha(msgs)))
         return out
 
 

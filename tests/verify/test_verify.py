@@ -307,3 +307,28 @@ def test_a_failed_solver_call_never_passes_a_check(tmp_path: Path) -> None:
     assert set(rej) == {samples[1].id}
     assert rej[samples[1].id]["reason"] == "solver_error"
     assert set(kept) == {samples[0].id, samples[2].id}
+
+
+def test_the_solver_sees_exactly_the_training_prompt(tmp_path: Path) -> None:
+    """Re-answer and band rollouts send the sample's own messages -- what the policy sees in training (verl's
+    prompt column) -- with no system prompt added; the no-context check sends only the question."""
+    samples = make_samples(per_type=2, tasks=["precise_retrieval", "structured_matching"])
+    script = Script(samples)
+    bodies: list[dict] = []
+
+    def record(body: dict) -> str:
+        bodies.append(body)
+        return script(body)
+
+    with FakeOpenAIServer(reply=record) as srv:
+        out = tmp_path / "v"
+        run_verify(_write(tmp_path, samples), out, _cfg(srv, tmp_path, checks=["gold", "reanswer", "nocontext"]))
+    prompts = {json.dumps(s.prompt, sort_keys=True) for s in samples}
+    sent = [json.dumps(b["messages"], sort_keys=True) for b in bodies]
+    assert sum(m in prompts for m in sent) == len(samples)  # one re-answer each, the prompt unchanged
+    assert all(m["role"] != "system" for b in bodies for m in b["messages"])
+    nocontext = [b["messages"] for b in bodies if json.dumps(b["messages"], sort_keys=True) not in prompts]
+    assert len(nocontext) == len(samples)
+    questions = [s.meta["question"] for s in samples]
+    for m in nocontext:
+        assert len(m) == 1 and any(m[0]["content"].startswith(q) for q in questions), m
