@@ -25,13 +25,14 @@ from typing import Any
 from golong_data.context import PIECE_SEP, Context, Library, assemble, evidence_stats
 from golong_data.errors import ConfigError, GolongError
 from golong_data.records import Chunk, Document, Sample, content_id, read_records, stage_file
+from golong_data.resources import data_dir
 from golong_data.stage import StageRun, in_shard, parse_shard
 from golong_data.synth_select import DOC_LEVEL_REASONS, DROP, KEEP, Outcome, sample_detail, select, slot_key, where
 from golong_data.tasks import TASK_BUILDERS, VERSION, Focus, Plan, get_builder
 
 STAGE = "synthesize"
 DEFAULT_BUCKETS = ["8k", "16k", "32k", "64k", "128k"]
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+PROMPTS_DIR = data_dir() / "prompts"
 # Evidence may take at most this share of a bucket (the rest is distractors); a summary needs its whole paper.
 EVIDENCE_SHARE = {"summarization": 0.95}
 DEFAULT_EVIDENCE_SHARE = 0.6

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.errors import ConfigError
+from golong_data.resources import data_dir
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = data_dir()
 DEFAULT_TAXONOMY = ROOT / "taxonomy.yaml"
 SHARE_TOLERANCE = 1e-6
 
