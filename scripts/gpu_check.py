@@ -57,7 +57,10 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--lr", type=float, default=5e-5, help="RL learning rate (the tiny model is far from 4B scale)")
     ap.add_argument("--max-completion", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
-    return ap.parse_args()
+    a = ap.parse_args()
+    if a.rows < 4:
+        ap.error("--rows must be >= 4 (comprehension asks a 4-option question about the table's keys)")
+    return a
 
 
 def available_types() -> tuple[str, ...]:
