@@ -70,7 +70,12 @@ def normalise_request(
 
 
 def request_key(normalised: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(normalised).encode("utf-8")).hexdigest()
+    return request_key_of(canonical_json(normalised))
+
+
+def request_key_of(request_json: str) -> str:
+    """The cache key of a request already serialised by canonical_json."""
+    return hashlib.sha256(request_json.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,10 @@ class LLMCache:
         stage: str,
         task_type: str | None,
         duration_ms: int,
+        request_json: str | None = None,
     ) -> None:
+        """Store one answer (autocommit: durable on return). `request_json`: canonical_json(normalised) when
+        the caller has it already."""
         if not self.write:
             return
         self.db.execute(
@@ -206,7 +214,7 @@ class LLMCache:
             (
                 key,
                 normalised["model"],
-                canonical_json(normalised),
+                request_json if request_json is not None else canonical_json(normalised),
                 resp.text,
                 resp.finish_reason,
                 resp.prompt_tokens,

@@ -25,7 +25,15 @@ from typing import Any
 
 from golong_data.errors import ConfigError, GolongError
 from golong_data.llm import ledger
-from golong_data.llm.cache import CachedResponse, LLMCache, default_cache_path, golong_home, request_key
+from golong_data.llm.cache import (
+    CachedResponse,
+    LLMCache,
+    canonical_json,
+    default_cache_path,
+    golong_home,
+    request_key,
+    request_key_of,
+)
 from golong_data.llm.contract import LOCAL_MODEL, LLMConfig, LLMRequest, LLMResult
 from golong_data.llm.schema import parse_reply, reask_message, schema_dict
 
@@ -239,13 +247,14 @@ class _Batch:
         try:
             norm = next(steps)
             while True:
-                hit = self.cache.get(request_key(norm))
+                key = request_key(norm)
+                hit = self.cache.get(key)
                 if hit is None:
                     return None
                 used.append(hit)
                 norm = steps.send(hit)
         except StopIteration as stop:
-            return self._result(req, stop.value, used, cached=True), request_key(norm)
+            return self._result(req, stop.value, used, cached=True), key
 
     def _result(self, req: LLMRequest, out: _Outcome, used: list[CachedResponse], cached: bool) -> LLMResult:
         pt = sum(r.prompt_tokens for r in used)
@@ -261,22 +270,30 @@ class _Batch:
         used: list[CachedResponse] = []
         all_cached = True
         norm = next(steps)
+        # The request's canonical JSON and key are computed once per step: for a 64K-token prompt each
+        # serialisation + hash is ~1 ms, and the key is needed for the lookup, the cache row and the ledger.
+        body = canonical_json(norm)
+        key = request_key_of(body)
         try:
             while True:
-                resp, cached = await self.fetch(norm, req.task_type)
+                resp, cached = await self.fetch(norm, body, key, req.task_type)
                 all_cached &= cached
                 used.append(resp)
                 norm = steps.send(resp)
+                body = canonical_json(norm)
+                key = request_key_of(body)
         except StopIteration as stop:
-            return self._result(req, stop.value, used, all_cached), request_key(norm)
+            return self._result(req, stop.value, used, all_cached), key
         except ItemFailure as f:
             out = _Outcome(False, None, None, f.reason, scrub(f.detail, self.ep.api_key))
-            return self._result(req, out, used, False), request_key(norm)
+            return self._result(req, out, used, False), key
         except _BudgetStop:
             return None
 
-    async def fetch(self, norm: dict[str, Any], task_type: str | None) -> tuple[CachedResponse, bool]:
-        key = request_key(norm)
+    async def fetch(self, norm: dict[str, Any], body: str, key: str,
+                    task_type: str | None) -> tuple[CachedResponse, bool]:
+        """The answer to one request (`body`, `key`: its canonical JSON and cache key): cached, in flight in
+        this batch, or sent."""
         hit = self.cache.get(key)
         if hit is not None:
             return hit, True
@@ -289,7 +306,7 @@ class _Batch:
         fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # mark retrieved: no "never retrieved"
         self._futures[key] = fut
         try:
-            resp = await self._call_with_retries(norm, key, task_type)
+            resp = await self._call_with_retries(norm, body, key, task_type)
         except BaseException as e:
             if isinstance(e, _BudgetStop):
                 del self._futures[key]  # not an answer: a later identical request may still try
@@ -301,53 +318,65 @@ class _Batch:
         fut.set_result(resp)
         return resp, False
 
-    async def _call_with_retries(self, norm: dict[str, Any], key: str, task_type: str | None) -> CachedResponse:
+    def _backoff(self, exc: Transient, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (1, 2, ...)."""
+        cfg = self.cfg
+        self.stats.retries += 1
+        self.stats.reasons_retried[exc.reason] = self.stats.reasons_retried.get(exc.reason, 0) + 1
+        if exc.retry_after is not None:
+            # Honour the server's wait; a little jitter so a 429 storm's retries do not land together.
+            return exc.retry_after * random.uniform(1.0, 1.2)
+        # Full jitter (AWS architecture blog): uniform(0, min(cap, base * 2^n)).
+        return random.uniform(0, min(cfg.backoff_max_s, cfg.backoff_base_s * 2 ** (attempt - 1)))
+
+    async def _call_with_retries(self, norm: dict[str, Any], body: str, key: str,
+                                 task_type: str | None) -> CachedResponse:
         from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
         cfg = self.cfg
-
-        def wait(rs: Any) -> float:
-            exc = rs.outcome.exception()
-            self.stats.retries += 1
-            self.stats.reasons_retried[exc.reason] = self.stats.reasons_retried.get(exc.reason, 0) + 1
-            if exc.retry_after is not None:
-                # Honour the server's wait; a little jitter so a 429 storm's retries do not land together.
-                return exc.retry_after * random.uniform(1.0, 1.2)
-            # Full jitter (AWS architecture blog): uniform(0, min(cap, base * 2^n)).
-            return random.uniform(0, min(cfg.backoff_max_s, cfg.backoff_base_s * 2 ** (rs.attempt_number - 1)))
-
         reserve = ledger.cost_of(self.price, ledger.estimate_prompt_tokens(norm["messages"]), norm["max_tokens"])
         try:
-            async for attempt in AsyncRetrying(stop=stop_after_attempt(cfg.max_retries + 1), wait=wait,
-                                               retry=retry_if_exception_type(Transient), reraise=True):
-                with attempt:
-                    sent_at = await self.limiter.acquire()
-                    reserved, cost = False, 0.0
-                    try:
-                        if self.stopped or not self.budget.try_reserve(reserve):
-                            self.stopped = True
-                            raise _BudgetStop
-                        reserved = True
-                        t0 = time.monotonic()
-                        self.stats.http_calls += 1
-                        resp = await self._http(norm, sent_at)
-                        duration_ms = int((time.monotonic() - t0) * 1000)
-                        cost = ledger.cost_of(self.price, resp.prompt_tokens, resp.completion_tokens)
-                    finally:
-                        if reserved:  # swap the reservation for the real cost in one step: no window to overshoot
-                            self.budget.settle(reserve, cost)
-                        await self.limiter.release()
+            try:  # the first attempt outside tenacity: a call that succeeds (nearly all) pays no retry machinery
+                resp, cost, duration_ms = await self._attempt(norm, reserve)
+            except Transient as first:
+                if cfg.max_retries < 1:
+                    raise
+                await asyncio.sleep(self._backoff(first, 1))
+                async for attempt in AsyncRetrying(
+                        stop=stop_after_attempt(cfg.max_retries), retry=retry_if_exception_type(Transient),
+                        wait=lambda rs: self._backoff(rs.outcome.exception(), rs.attempt_number + 1), reraise=True):
+                    with attempt:
+                        resp, cost, duration_ms = await self._attempt(norm, reserve)
         except Transient as e:
             raise ItemFailure(e.reason, f"{e.detail} (gave up after {cfg.max_retries + 1} attempts)") from None
         # Committed before anyone sees it: kill -9 after this line loses nothing.
         self.cache.put(key, norm, resp, cost=cost, run_id=self.run_id, stage=self.stage, task_type=task_type,
-                       duration_ms=duration_ms)
+                       duration_ms=duration_ms, request_json=body)
         t = self.tally
         t.calls += 1
         t.prompt_tokens += resp.prompt_tokens
         t.completion_tokens += resp.completion_tokens
         t.spent += cost
         return resp
+
+    async def _attempt(self, norm: dict[str, Any], reserve: float) -> tuple[CachedResponse, float, int]:
+        """One HTTP call inside the in-flight limit and the budget: (response, cost, duration in ms)."""
+        sent_at = await self.limiter.acquire()
+        reserved, cost = False, 0.0
+        try:
+            if self.stopped or not self.budget.try_reserve(reserve):
+                self.stopped = True
+                raise _BudgetStop
+            reserved = True
+            t0 = time.monotonic()
+            self.stats.http_calls += 1
+            resp = await self._http(norm, sent_at)
+            cost = ledger.cost_of(self.price, resp.prompt_tokens, resp.completion_tokens)
+            return resp, cost, int((time.monotonic() - t0) * 1000)
+        finally:
+            if reserved:  # swap the reservation for the real cost in one step: no window to overshoot
+                self.budget.settle(reserve, cost)
+            await self.limiter.release()
 
     async def _http(self, norm: dict[str, Any], sent_at: float) -> CachedResponse:
         import openai
