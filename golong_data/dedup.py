@@ -108,7 +108,7 @@ def near_duplicate_questions(questions: list[str], threshold: float = DEFAULT_QU
 
 # ------------------------------------------------------------------ the dedup stage
 @dataclass
-class _Table:
+class RecordTable:
     """What is kept in memory per record while deciding (see the module docstring)."""
 
     ids: list[str] = field(default_factory=list)
@@ -149,7 +149,7 @@ class _Table:
         return sorted(range(len(self.ids)), key=lambda i: (-self.lengths[i], self.ids[i], i))
 
 
-def _line_offsets(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def line_offsets(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(byte offset, object) for each JSON line, so a record can be re-read later with one seek."""
     with open(path, "rb") as f:
         lineno = 0
@@ -168,7 +168,7 @@ def _line_offsets(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield off, obj
 
 
-class _DocTexts:
+class DocTexts:
     """Document text by id through byte offsets into documents.jsonl; the last few are cached."""
 
     def __init__(self, path: Path, offsets: dict[str, int]) -> None:
@@ -191,11 +191,11 @@ class _DocTexts:
 
 
 
-def _detail(**kw: Any) -> str:
+def rejection_detail(**kw: Any) -> str:
     return json.dumps(kw, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def _input_files(in_dir: Path) -> tuple[Path, Path]:
+def input_files(in_dir: Path) -> tuple[Path, Path]:
     in_dir = Path(in_dir)
     if not in_dir.is_dir():
         raise GolongError(
@@ -228,7 +228,7 @@ def run_dedup(
         raise ConfigError(f"--threshold is a Jaccard similarity in (0, 1], got {threshold}")
     if num_perm < 2 or ngram < 1 or contam_ngram < 1:
         raise ConfigError("--num-perm must be >= 2, --ngram and --contam-ngram >= 1")
-    docs_path, chunks_path = _input_files(in_dir)
+    docs_path, chunks_path = input_files(in_dir)
     against = [Path(p) for p in against]
     bands, rows = lsh_params(threshold, num_perm)
     config = {
@@ -240,10 +240,10 @@ def run_dedup(
 
     with StageRun("dedup", out_dir, inputs=[docs_path, chunks_path, *against], config=config) as run:
         # (1) documents
-        docs = _Table()
+        docs = RecordTable()
         offsets: dict[str, int] = {}
         sources: list[str] = []
-        for off, d in tqdm(_line_offsets(docs_path), desc="dedup: documents", unit="doc", leave=False):
+        for off, d in tqdm(line_offsets(docs_path), desc="dedup: documents", unit="doc", leave=False):
             if not isinstance(d.get("id"), str) or not isinstance(d.get("text"), str):
                 raise GolongError(f"{docs_path}: a record at byte {off} has no string id/text",
                                   "documents.jsonl must hold Document records (golong-data ingest writes them)")
@@ -259,39 +259,39 @@ def run_dedup(
         kept_doc_ids = {docs.ids[i] for i in range(len(docs.ids)) if i not in doc_drops}
         for i in sorted(doc_drops):
             dr = doc_drops[i]
-            run.reject(docs.ids[i], dr.reason, _detail(kept=docs.ids[dr.kept], similarity=dr.similarity,
+            run.reject(docs.ids[i], dr.reason, rejection_detail(kept=docs.ids[dr.kept], similarity=dr.similarity,
                                                        path=sources[i], kept_path=sources[dr.kept]))
         dropped_doc_kept = {docs.ids[i]: docs.ids[dr.kept] for i, dr in doc_drops.items()
                             if docs.ids[i] not in kept_doc_ids}
 
         # (2) chunks: dropped documents, bad spans, contamination; then (3) signatures for the rest
-        chunks = _Table()
+        chunks = RecordTable()
         positions: list[int] = []  # line number in chunks.jsonl of each clustered chunk
         chunk_doc: list[str] = []
-        texts = _DocTexts(docs_path, offsets)
+        texts = DocTexts(docs_path, offsets)
         contaminated: dict[str, list[list[Any]]] = {}  # doc id -> [[start, end, benchmark], ...]
         n_chunks = 0
         try:
-            for pos, (_, c) in enumerate(tqdm(_line_offsets(chunks_path), desc="dedup: chunks", unit="chunk",
+            for pos, (_, c) in enumerate(tqdm(line_offsets(chunks_path), desc="dedup: chunks", unit="chunk",
                                               leave=False)):
                 n_chunks += 1
                 cid, did = c.get("id", f"line {pos + 1}"), c.get("doc_id", "")
                 if did not in kept_doc_ids:
                     if did in dropped_doc_kept:
-                        run.reject(cid, "duplicate_document", _detail(doc_id=did, kept=dropped_doc_kept[did]))
+                        run.reject(cid, "duplicate_document", rejection_detail(doc_id=did, kept=dropped_doc_kept[did]))
                     else:
-                        run.reject(cid, "unknown_document", _detail(doc_id=did))
+                        run.reject(cid, "unknown_document", rejection_detail(doc_id=did))
                     continue
                 text = texts.get(did)
                 s, e = c.get("start"), c.get("end")
                 if not (isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= len(text)):
-                    run.reject(cid, "bad_span", _detail(doc_id=did, start=s, end=e, doc_chars=len(text)))
+                    run.reject(cid, "bad_span", rejection_detail(doc_id=did, start=s, end=e, doc_chars=len(text)))
                     continue
                 piece = text[s:e]
                 ws = words(piece)
                 hit = bench.match(piece, ws)
                 if hit is not None:
-                    run.reject(cid, "contaminated", _detail(benchmark=hit.benchmark, ngram=hit.ngram))
+                    run.reject(cid, "contaminated", rejection_detail(benchmark=hit.benchmark, ngram=hit.ngram))
                     contaminated.setdefault(did, []).append([s, e, hit.benchmark])
                     continue
                 chunks.add(cid, e - s, ws, exact_key(ws, piece), hasher)
@@ -302,24 +302,29 @@ def run_dedup(
         sigs = chunks.signatures(hasher)
         chunk_drops = cluster(chunks.order(), chunks.keys, sigs, chunks.has_sig, threshold, bands, rows)
         del sigs
-        dropped_lines = set()
-        for dr in sorted(chunk_drops, key=lambda x: x.index):
-            run.reject(chunks.ids[dr.index], dr.reason, _detail(kept=chunks.ids[dr.kept], similarity=dr.similarity,
-                                                                doc_id=chunk_doc[dr.index],
-                                                                kept_doc_id=chunk_doc[dr.kept]))
-            dropped_lines.add(positions[dr.index])
-        kept_lines = set(positions) - dropped_lines
+        dropped = ledger_chunk_drops(run, chunks.ids, chunk_doc, chunk_drops)
+        kept_lines = set(positions) - {positions[i] for i in dropped}
 
         # (4) write what is kept, in input order
         docs_w, chunks_w = run.writer("documents.jsonl"), run.writer("chunks.jsonl")
-        for i, (_, d) in enumerate(_line_offsets(docs_path)):
+        for i, (_, d) in enumerate(line_offsets(docs_path)):
             if i not in doc_drops:
                 docs_w.write(with_contamination(d, contaminated.get(d.get("id"))))
-        for pos, (_, c) in enumerate(_line_offsets(chunks_path)):
+        for pos, (_, c) in enumerate(line_offsets(chunks_path)):
             if pos in kept_lines:
                 chunks_w.write(c)
         run.counts.update({"documents_in": len(docs.ids), "chunks_in": n_chunks, "benchmark_ngrams": bench.n_ngrams})
     return run.summary(what=f"kept {docs_w.count} of {len(docs.ids)} documents, {chunks_w.count} of {n_chunks} chunks")
+
+
+def ledger_chunk_drops(run: Any, ids: list[str], chunk_doc: list[str], drops: list[Any]) -> set[int]:
+    """One rejection per dropped chunk, in chunk order, naming its kept twin and both documents; returns the
+    dropped chunks' indices (dedup and dedup-shards write the same lines)."""
+    for dr in sorted(drops, key=lambda x: x.index):
+        detail = rejection_detail(kept=ids[dr.kept], similarity=dr.similarity, doc_id=chunk_doc[dr.index],
+                                  kept_doc_id=chunk_doc[dr.kept])
+        run.reject(ids[dr.index], dr.reason, detail)
+    return {dr.index for dr in drops}
 
 
 def with_contamination(doc: dict[str, Any], spans: list[list[Any]] | None) -> dict[str, Any]:
@@ -352,16 +357,16 @@ def run_question_dedup(in_dir: Path, out_dir: Path, threshold: float = DEFAULT_Q
         raise GolongError(f"{path} not found", "point --in at the output directory of `golong-data synthesize`")
     # Samples carry their whole long context: stream them twice, holding only ids and questions.
     ids, questions = [], []
-    for i, (_, obj) in enumerate(_line_offsets(path)):
+    for i, (_, obj) in enumerate(line_offsets(path)):
         ids.append(str(obj.get("id", f"line {i + 1}")))
         questions.append(_question_of(obj))
     dropped = {i: (k, score) for i, k, score in question_duplicates(questions, threshold)}
     with StageRun("dedup", out_dir, inputs=[path], config={"questions": True, "question_threshold": threshold}) as run:
         w = run.writer("samples.jsonl")
-        for i, (_, obj) in enumerate(_line_offsets(path)):
+        for i, (_, obj) in enumerate(line_offsets(path)):
             if i in dropped:
                 k, score = dropped[i]
-                run.reject(ids[i], "near_duplicate_question", _detail(kept=ids[k], score=score,
+                run.reject(ids[i], "near_duplicate_question", rejection_detail(kept=ids[k], score=score,
                                                                       question=questions[i][:200]))
             else:
                 w.write(obj)

@@ -39,18 +39,18 @@ def shard_signatures(shard_dir: str, out_dir: str, threshold: float = 0.8, num_p
     import numpy as np
 
     from golong_data.decontam import BenchmarkIndex
-    from golong_data.dedup import _DocTexts, _input_files, _line_offsets
+    from golong_data.dedup import DocTexts, input_files, line_offsets
     from golong_data.dedup_minhash import BatchMinHasher, exact_key, words
     from golong_data.records import atomic_open
 
-    docs_path, chunks_path = _input_files(Path(shard_dir))
+    docs_path, chunks_path = input_files(Path(shard_dir))
     hasher = BatchMinHasher(num_perm=num_perm, ngram=ngram)
     bench = BenchmarkIndex.from_files([Path(p) for p in against], contam_ngram)
     meta: dict[str, Any] = {"docs": [], "chunks": []}
     doc_words: list[list[str]] = []
     doc_keys: list[bytes] = []
     offsets: dict[str, int] = {}
-    for off, d in _line_offsets(docs_path):
+    for off, d in line_offsets(docs_path):
         ws = words(d["text"])
         doc_words.append(ws)
         doc_keys.append(exact_key(ws, d["text"]))
@@ -60,9 +60,9 @@ def shard_signatures(shard_dir: str, out_dir: str, threshold: float = 0.8, num_p
     del doc_words
     chunk_words: list[list[str]] = []
     chunk_keys: list[bytes] = []
-    texts = _DocTexts(docs_path, offsets)
+    texts = DocTexts(docs_path, offsets)
     try:
-        for _, c in _line_offsets(chunks_path):
+        for _, c in line_offsets(chunks_path):
             cid, did, s, e = c.get("id"), c.get("doc_id", ""), c.get("start"), c.get("end")
             if did not in offsets:
                 meta["chunks"].append([cid, did, "missing", None])
@@ -101,7 +101,7 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
     """Steps 1-3 (see the module docstring); `executor` (golong_data.executor) runs step 1, default in-process."""
     import numpy as np
 
-    from golong_data.dedup import _detail, _Table, with_contamination
+    from golong_data.dedup import RecordTable, ledger_chunk_drops, rejection_detail, with_contamination
     from golong_data.dedup_minhash import cluster, lsh_params
     from golong_data.errors import ConfigError
     from golong_data.executor import Task, get_executor
@@ -134,7 +134,7 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
         return pos[rid]
 
     doc_rows = sorted(((where(d[0]), k, j) for k, m in enumerate(metas) for j, d in enumerate(m["docs"])))
-    docs = _Table()
+    docs = RecordTable()
     sources: list[str] = []
     doc_base = np.cumsum([0] + [len(a["doc_sigs"]) for a in arrays])  # row offsets of each shard's block
     doc_idx: list[int] = []
@@ -165,9 +165,9 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
     with StageRun("dedup", out_dir, inputs=inputs, config=config) as run:
         for i in sorted(doc_drops):
             dr = doc_drops[i]
-            run.reject(docs.ids[i], dr.reason, _detail(kept=docs.ids[dr.kept], similarity=dr.similarity,
+            run.reject(docs.ids[i], dr.reason, rejection_detail(kept=docs.ids[dr.kept], similarity=dr.similarity,
                                                        path=sources[i], kept_path=sources[dr.kept]))
-        chunks = _Table()
+        chunks = RecordTable()
         chunk_doc: list[str] = []
         chunk_base = np.cumsum([0] + [len(a["chunk_sigs"]) for a in arrays])
         chunk_idx: list[int] = []
@@ -179,9 +179,9 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
             cid, did, status, info = metas[k]["chunks"][j]
             if did not in kept_doc_ids:  # the single path's check order: document, span, benchmark
                 if did in dropped_doc_kept:
-                    run.reject(cid, "duplicate_document", _detail(doc_id=did, kept=dropped_doc_kept[did]))
+                    run.reject(cid, "duplicate_document", rejection_detail(doc_id=did, kept=dropped_doc_kept[did]))
                 else:
-                    run.reject(cid, "unknown_document", _detail(doc_id=did))
+                    run.reject(cid, "unknown_document", rejection_detail(doc_id=did))
                 continue
             if status == "missing":
                 raise GolongError(f"chunk {cid}'s document {did} is in another shard's documents.jsonl",
@@ -190,7 +190,7 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
                 span = info.pop("span")
                 contaminated.setdefault(did, []).append([*span, info["benchmark"]])
             if status != "ok":
-                run.reject(cid, status, _detail(**info))
+                run.reject(cid, status, rejection_detail(**info))
                 continue
             row, length, has = info
             chunks.ids.append(cid)
@@ -202,13 +202,8 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
         sigs, chunk_key_list = _gather(arrays, "chunk", chunk_idx, num_perm)
         chunk_drops = cluster(chunks.order(), chunk_key_list, sigs, chunks.has_sig, threshold, bands, rows)
         del sigs
-        dropped_at = set()
-        for dr in sorted(chunk_drops, key=lambda x: x.index):
-            run.reject(chunks.ids[dr.index], dr.reason, _detail(kept=chunks.ids[dr.kept], similarity=dr.similarity,
-                                                                doc_id=chunk_doc[dr.index],
-                                                                kept_doc_id=chunk_doc[dr.kept]))
-            dropped_at.add(keep_at[dr.index])
-        kept_at = set(keep_at) - dropped_at
+        dropped = ledger_chunk_drops(run, chunks.ids, chunk_doc, chunk_drops)
+        kept_at = set(keep_at) - {keep_at[i] for i in dropped}
 
         # ---- filter: stream the shards' records in merged order, each tagged with its (shard, line)
         docs_w, chunks_w = run.writer("documents.jsonl"), run.writer("chunks.jsonl")
