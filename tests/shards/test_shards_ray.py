@@ -51,7 +51,10 @@ def test_ray_retries_a_killed_task_without_repeating_llm_calls(ray_session: None
         kw = {"base_url": srv.base_url, "n": 8, "cache_path": str(tmp_path / "cache.sqlite")}
         tasks = [Task(f"llm shard {i}", "shard_llm_task:llm_task", {**kw, "marker": str(tmp_path / f"killed{i}"),
                                                                    "prefix": f"shard{i}"}) for i in range(2)]
-        out = RayExecutor(retries=1, progress=False).run(tasks)
+        # retries=2, not 1: once in several CI runs a Ray worker died a second time (WORKER_DIED on the retry,
+        # cause not found in Ray's logs; never reproduced alone). Each task dies on purpose only once, so a
+        # spare retry absorbs such a death without weakening what is asserted below.
+        out = RayExecutor(retries=2, progress=False).run(tasks)
     assert all((tmp_path / f"killed{i}").exists() for i in range(2))  # each first attempt died
     assert [len(o) for o in out] == [8, 8]
     # 16 distinct prompts, each sent once: the retried attempts replayed what the killed ones had paid for
