@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.errors import ConfigError, GolongError
+from golong_data.records import parse_jsonl_line
 
 DEFAULT_QUESTION_THRESHOLD = 90.0  # rapidfuzz token_set_ratio, 0-100
 
@@ -159,13 +160,8 @@ def line_offsets(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not line:
                 return
             lineno += 1
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise GolongError(f"{path}:{lineno}: not valid JSON ({e.msg})", "fix or remove that line") from e
-            yield off, obj
+            if line.strip():
+                yield off, parse_jsonl_line(path, lineno, line)
 
 
 class DocTexts:

@@ -114,15 +114,19 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Yield the JSON objects of a JSONL file; a bad line is an error naming file and line."""
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise GolongError(f"{path}:{lineno}: not valid JSON ({e.msg})", "fix or remove that line") from e
-            if not isinstance(obj, dict):
-                raise GolongError(f"{path}:{lineno}: expected a JSON object per line")
-            yield obj
+            if line.strip():
+                yield parse_jsonl_line(path, lineno, line)
+
+
+def parse_jsonl_line(path: Path, lineno: int, line: str | bytes) -> dict[str, Any]:
+    """One JSONL line as an object; anything else is an error naming file and line."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise GolongError(f"{path}:{lineno}: not valid JSON ({e.msg})", "fix or remove that line") from e
+    if not isinstance(obj, dict):
+        raise GolongError(f"{path}:{lineno}: expected a JSON object per line")
+    return obj
 
 
 def read_records(path: Path, cls: type[R]) -> Iterator[R]:
