@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from golong_data import crashpoints
 from golong_data.config import ExportConfig
 from golong_data.errors import GolongError
 from golong_data.records import Sample, atomic_open, from_dict
@@ -587,6 +588,7 @@ def _write_split(run: Any, out_dir: Path, split: str, chosen: list[Entry], files
                     row = obj
                     row["extra_info"]["index"] = index
                 jl.write(orjson.dumps(row) + b"\n")
+                crashpoints.hit("export")
                 batch.append(row)
                 if len(batch) >= BATCH_ROWS:
                     writer.write_table(pa.Table.from_pylist(batch, schema=schema))

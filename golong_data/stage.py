@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from golong_data import __version__
+from golong_data import __version__, crashpoints
 from golong_data.records import Rejection, dumps, sha256_file
 
 MANIFEST = "manifest.json"
@@ -30,8 +30,9 @@ REJECTED = "rejected.jsonl"
 class _StreamWriter:
     """JSONL lines into a temp file; made visible only by StageRun's commit."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, stage: str = "") -> None:
         self.path = path
+        self.stage = stage
         fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         # backslashreplace: a non-UTF-8 file name (surrogate-escaped by Python) is one record's oddity, not a crash.
         self._f = os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace")
@@ -41,6 +42,7 @@ class _StreamWriter:
         self._f.write(dumps(record))
         self._f.write("\n")
         self.count += 1
+        crashpoints.hit(self.stage)
 
     def commit(self) -> None:
         self._f.flush()
@@ -123,7 +125,7 @@ class StageRun:
 
     def writer(self, name: str) -> _StreamWriter:
         if name not in self._writers:
-            self._writers[name] = _StreamWriter(self.out_dir / name)
+            self._writers[name] = _StreamWriter(self.out_dir / name, self.stage)
         return self._writers[name]
 
     def add_file(self, name: str) -> None:

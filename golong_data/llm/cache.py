@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from golong_data import crashpoints
+
 CACHE_FILE = "llm_cache.sqlite"
 
 
@@ -227,6 +229,7 @@ class LLMCache:
                 time.time(),
             ),
         )
+        crashpoints.hit("llm")
 
     def record_outcomes(self, rows: Iterable[dict[str, Any]]) -> None:
         """Ledger item outcomes (one transaction for the lot: cheap for 10,000 cache replays)."""

@@ -38,9 +38,9 @@ os.replace(out + ".tmp", out)
 """
 
 
-def _child(base_url: str, cache: Path, out: Path) -> subprocess.Popen:
+def _child(base_url: str, cache: Path, out: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", CHILD, base_url, str(cache), str(out), str(N), str(IN_FLIGHT)],
-                            env={**os.environ, "GOLONG_HOME": str(cache.parent)})
+                            env={**os.environ, "GOLONG_HOME": str(cache.parent), **env})
 
 
 def _comparable(results: list[dict]) -> list[tuple]:
@@ -59,15 +59,19 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run(fake_server, tmp_
 
     srv = fake_server(**SERVER)
     cache, out = tmp_path / "crash.sqlite", tmp_path / "out.json"
-    proc = _child(srv.base_url, cache, out)
-    deadline = time.monotonic() + 120
-    while sum(srv.answered.values()) < N * 2 // 5:  # mid-way: ~200 of 500 answered
+    # Mid-way, at an event rather than a time guess: the child pauses once its 200th answer is committed.
+    marker = tmp_path / "paused"
+    proc = _child(srv.base_url, cache, out, GOLONG_PAUSE_AT=f"llm:{N * 2 // 5}", GOLONG_PAUSE_FILE=str(marker))
+    deadline = time.monotonic() + 300
+    while not marker.exists():
         assert proc.poll() is None, "the child finished before it could be killed"
         assert time.monotonic() < deadline
-        time.sleep(0.002)
+        time.sleep(0.005)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    time.sleep(0.5)  # let the server finish the requests that arrived before the kill (latency 0.02 s)
+    while srv.in_flight:  # the server finishes the requests that reached it before the kill
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     answered_before_kill = sum(srv.answered.values())
     assert not out.exists()  # nothing half-written
     committed = sqlite3.connect(cache).execute("SELECT COUNT(*) FROM responses").fetchone()[0]

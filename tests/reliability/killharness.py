@@ -1,37 +1,43 @@
-"""SIGKILL `golong-data run` at seeded points inside chosen stages, then rerun it to completion.
+"""SIGKILL `golong-data run` at seeded *events* inside chosen stages, then rerun it to completion.
 
+    tally = event_tally(root, config, env)   # {scope: events} of an uninterrupted run
     h = KillHarness(root, config, env)
-    h.kill_in("synthesize", delay_s=0.7)   # start a run, wait for the stage to start, sleep, kill -9 the group
-    h.finish()                             # rerun until it exits 0
+    h.kill_at("synthesize", 17)   # run until the 17th record synthesize writes, then kill -9 the group
+    h.finish()                    # rerun until it exits 0
 
-A kill point is (stage, delay after that stage's "run: <stage> running" line). The whole process group is
-killed (the run and any workers it forked), as a power cut or the OOM killer would.
+A kill point is an event, not a delay (golong_data/crashpoints.py): the run pauses there and announces it in a
+file, and the harness kills the whole process group (the run and any workers it forked), as a power cut or the
+OOM killer would. However loaded the machine, every planned kill is made: a run that exits before its point is
+a failure the caller sees (KillResult.killed is False).
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import signal
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline import gd_cmd
 
-STAGE_LINE = re.compile(r"^run: (\w+)\s+running")
-DONE_LINE = re.compile(r"\[(\d+(?:\.\d+)?)s\]\s*$")
-
 
 @dataclass
 class KillResult:
-    stage: str
-    delay_s: float
-    killed: bool  # False when the run finished (or skipped past the stage) before the kill point
-    reached: bool  # the stage started in this attempt
+    scope: str
+    event: int
+    killed: bool  # False when the run finished before reaching the event
     stderr_tail: str = ""
+
+
+def event_tally(root: Path, config: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """Run once to the end and return (the completed run, {scope: events it counted})."""
+    tally = root / f".tally-{config.stem}.json"
+    r = subprocess.run([*gd_cmd(), "run", str(config)], cwd=root, env={**env, "GOLONG_EVENT_TALLY": str(tally)},
+                       capture_output=True, text=True, timeout=600)
+    return r, (json.loads(tally.read_text()) if tally.exists() else {})
 
 
 @dataclass
@@ -41,52 +47,25 @@ class KillHarness:
     env: dict[str, str]
     results: list[KillResult] = field(default_factory=list)
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([*gd_cmd(), "run", str(self.config)], cwd=self.root, env=self.env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-
-    def kill_in(self, stage: str, delay_s: float, timeout_s: float = 300) -> KillResult:
-        proc = self._spawn()
-        started = threading.Event()
-        lines: list[str] = []
-
-        def read() -> None:
-            assert proc.stderr is not None
-            buf = b""
-            while True:
-                chunk = proc.stderr.read1(4096) if hasattr(proc.stderr, "read1") else proc.stderr.read(1)
-                if not chunk:
-                    break
-                buf += chunk
-                *complete, buf = re.split(rb"[\r\n]", buf)
-                for raw in complete:
-                    line = raw.decode("utf-8", "replace")
-                    lines.append(line)
-                    m = STAGE_LINE.match(line)
-                    if m and m.group(1) == stage:
-                        started.set()
-
-        t = threading.Thread(target=read, daemon=True)
-        t.start()
-        deadline = time.monotonic() + timeout_s
-        while not started.is_set() and proc.poll() is None and time.monotonic() < deadline:
-            started.wait(0.02)
-        killed = False
-        if started.is_set():
-            end = time.monotonic() + delay_s
-            while proc.poll() is None and time.monotonic() < end:
-                time.sleep(0.005)
-            if proc.poll() is None:
+    def kill_at(self, scope: str, event: int, timeout_s: float = 600) -> KillResult:
+        marker = self.root / f".paused-{len(self.results)}"
+        marker.unlink(missing_ok=True)
+        env = {**self.env, "GOLONG_PAUSE_AT": f"{scope}:{event}", "GOLONG_PAUSE_FILE": str(marker)}
+        log = self.root / f".kill-{len(self.results)}.stderr"
+        with open(log, "wb") as err:
+            proc = subprocess.Popen([*gd_cmd(), "run", str(self.config)], cwd=self.root, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+            deadline = time.monotonic() + timeout_s
+            while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            killed = marker.exists()
+            if proc.poll() is None:  # paused at the point (or hung past the timeout): kill -9 the whole group
                 os.killpg(proc.pid, signal.SIGKILL)
-                killed = True
-        elif proc.poll() is None:  # never reached the stage in time: a hang, which is itself a failure
-            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            t.join(5)
-            raise AssertionError(f"run never reached stage {stage} within {timeout_s}s:\n" + "\n".join(lines[-30:]))
-        proc.wait()
-        t.join(5)
-        res = KillResult(stage, delay_s, killed, started.is_set(), "\n".join(lines[-15:]))
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        if not killed and proc.returncode == -signal.SIGKILL:
+            raise AssertionError(f"run neither reached {scope}:{event} nor ended within {timeout_s}s:\n{tail}")
+        res = KillResult(scope, event, killed, tail)
         self.results.append(res)
         return res
 
@@ -95,22 +74,6 @@ class KillHarness:
                            text=True, timeout=timeout_s)
         assert r.returncode == 0, r.stderr[-3000:]
         return r
-
-
-def stage_durations(stderr: str) -> dict[str, float]:
-    """Seconds each stage took in a run, from `run:` lines and the `[N.Ns]` that ends each stage's line."""
-    out: dict[str, float] = {}
-    current = None
-    for line in re.split(r"[\r\n]", stderr):
-        m = STAGE_LINE.match(line)
-        if m:
-            current = m.group(1)
-            continue
-        d = DONE_LINE.search(line)
-        if d and current:
-            out[current] = float(d.group(1))
-            current = None
-    return out
 
 
 def leftover_temp_files(work: Path) -> list[Path]:
