@@ -20,16 +20,17 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
 import random
 import sys
 import time
 from pathlib import Path
 
+from golong_data import paths
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CORPUS = Path(os.environ.get("GOLONG_CACHE", Path.home() / ".cache" / "golong-data")) / "corpus"
+CORPUS = paths.home() / "corpus"
 THRESHOLD, NUM_PERM, NGRAM = 0.8, 128, 5
 
 

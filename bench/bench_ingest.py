@@ -1,6 +1,6 @@
 """Ingest throughput: ours next to the plain library on the same files, and the ratio.
 
-    python bench/bench_ingest.py [CORPUS_DIR]    (default: $GOLONG_CACHE/corpus, else tests/fixtures)
+    python bench/bench_ingest.py [CORPUS_DIR]    (default: $GOLONG_HOME/corpus, else tests/fixtures)
 
 PDF: pages/s of a bare `for page in doc: page.get_text()` loop (one process) next to ours: read_pdf in one
 process (reading order, header/footer removal, de-hyphenation, NFKC, garbage checks, token counts), and
@@ -12,7 +12,6 @@ on a shared machine).
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from golong_data import paths  # noqa: E402
 from golong_data.errors import InputError  # noqa: E402
 from golong_data.ingest import default_workers, run_ingest  # noqa: E402
 from golong_data.ingest.epub import read_epub  # noqa: E402
@@ -32,7 +32,7 @@ ROUNDS = 3
 def corpus_dir() -> Path:
     if len(sys.argv) > 1:
         return Path(sys.argv[1])
-    c = Path(os.environ.get("GOLONG_CACHE", Path.home() / ".cache" / "golong-data")) / "corpus"
+    c = paths.home() / "corpus"
     return c if (c / "papers").is_dir() else ROOT / "tests" / "fixtures"
 
 

@@ -2,7 +2,7 @@
 
     python bench/bench_rewards.py [N]      (default N = 10,000 responses per list/scalar metric)
 
-Responses are built from real book text ($GOLONG_CACHE/corpus/books/*.txt, else the fixture EPUBs):
+Responses are built from real book text ($GOLONG_HOME/corpus/books/*.txt, else the fixture EPUBs):
 a <think> block of book text (list metrics: 300-3,000 words; summary: 1,500-12,000 words, i.e. about
 2-16K tokens) then the answer in the task's format, with a realistic mix of right, partial, shuffled and
 wrong answers. References:
@@ -20,7 +20,6 @@ runs on 300 (sympy-bound on both sides); the table prints each n. Scores are che
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import sys
@@ -33,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from golong_data import paths  # noqa: E402
 from golong_data.rewards import compute_score  # noqa: E402
 
 SEED = 20260526
@@ -42,7 +42,7 @@ MATH_N = 300
 
 
 def book_words() -> list[str]:
-    books = Path(os.environ.get("GOLONG_CACHE", Path.home() / ".cache" / "golong-data")) / "corpus" / "books"
+    books = paths.home() / "corpus" / "books"
     txt = sorted(books.glob("*.txt")) if books.is_dir() else []
     if txt:
         return " ".join(p.read_text(encoding="utf-8", errors="replace") for p in txt).split(" ")

@@ -1,7 +1,7 @@
 """Synthesize throughput: 1,000 samples of 32K tokens from the sample corpus, with peak memory.
 
     python bench/bench_synth.py [CORPUS_DIR] [--samples N] [--bucket 32k]
-    (default corpus: $GOLONG_CACHE/corpus, else tests/fixtures)
+    (default corpus: $GOLONG_HOME/corpus, else tests/fixtures)
 
 Setup (not timed): ingest the books, the papers and the first 1,000 conversations of the dialogue file.
 Timed: `run_synthesize` in a child process (all nine types, program constructors, ~N/9 per type), so its
@@ -13,7 +13,6 @@ one as it is added, then the finished context once to check its length (no cache
 from __future__ import annotations
 
 import json
-import os
 import random
 import resource
 import subprocess
@@ -25,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from golong_data import paths  # noqa: E402
 from golong_data.records import Document, read_records  # noqa: E402
 from golong_data.synthesize import parse_bucket  # noqa: E402
 from golong_data.tokens import get_tokenizer  # noqa: E402
@@ -48,7 +48,7 @@ def corpus_dir() -> Path:
     pos = [a for i, a in enumerate(sys.argv[1:], 1) if not a.startswith("--") and not sys.argv[i - 1].startswith("--")]
     if pos:
         return Path(pos[0])
-    c = Path(os.environ.get("GOLONG_CACHE", Path.home() / ".cache" / "golong-data")) / "corpus"
+    c = paths.home() / "corpus"
     return c if (c / "papers").is_dir() else ROOT / "tests" / "fixtures"
 
 

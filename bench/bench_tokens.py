@@ -11,15 +11,16 @@ decoding fixed windows of N token ids (no boundaries, spans not exact).
 from __future__ import annotations
 
 import base64
-import os
 import sys
 import time
 from pathlib import Path
 
+from golong_data import paths
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CORPUS = Path(os.environ.get("GOLONG_CACHE", Path.home() / ".cache" / "golong-data")) / "corpus"
+CORPUS = paths.home() / "corpus"
 
 
 def corpus_texts() -> dict[str, str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.errors import ConfigError, GolongError
+from golong_data.progress import progress
 from golong_data.records import Chunk, Document, content_id, from_dict, iter_jsonl
 from golong_data.tokens import Tokenizer, get_tokenizer
 
@@ -240,8 +241,6 @@ def run_chunk(
     in_dir: Path, out_dir: Path, max_tokens: int, tokenizer: str | None = None, shard: str | None = None
 ) -> str:
     """The chunk stage: DIR/documents.jsonl -> OUT/chunks.jsonl + OUT/documents.jsonl; returns the summary."""
-    from tqdm import tqdm
-
     from golong_data.stage import StageRun, in_shard, parse_shard
 
     if max_tokens < MIN_MAX_TOKENS:
@@ -253,7 +252,7 @@ def run_chunk(
     with StageRun("chunk", out_dir, inputs=[docs_path], config=config) as run:
         chunks_w, docs_w = run.writer("chunks.jsonl"), run.writer("documents.jsonl")
         n_tok = 0
-        for raw, doc in tqdm(iter_documents(docs_path), desc="chunk", unit="doc", leave=False):
+        for raw, doc in progress(iter_documents(docs_path), desc="chunk", unit="doc", leave=False):
             if not in_shard(doc.id, part):
                 continue
             chunks = chunk_document(doc, tok, max_tokens)

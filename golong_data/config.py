@@ -7,7 +7,7 @@ library function and validated against its signature when `run` calls it.
 
     work_dir: work/demo
     corpus: [tests/fixtures]
-    corpus_optional: [$GOLONG_CACHE/corpus]   # used when present
+    corpus_optional: [$GOLONG_HOME/corpus]   # used when present
     seed: 0
     chunk: {...}
     verify: {checks: [gold, band], k: 8, band: "1-6"}
@@ -22,6 +22,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from golong_data import paths
 from golong_data.errors import ConfigError
 
 ALL_CHECKS = ("gold", "reanswer", "nocontext", "robustness", "band")
@@ -89,7 +90,7 @@ class ShardsConfig:
 class PipelineConfig:
     corpus: list[str] = _help("Input files or directories for ingest (relative to the config file).")
     corpus_optional: list[str] = _help(
-        "More inputs, used only when they exist (e.g. $GOLONG_CACHE/corpus fetched by `make demo`).",
+        "More inputs, used only when they exist (e.g. $GOLONG_HOME/corpus fetched by `make demo`).",
         default_factory=list,
     )
     work_dir: str = _help("Where each stage writes <work_dir>/<stage>/ (relative to the config file).", default="work")
@@ -112,8 +113,9 @@ class PipelineConfig:
 
     def resolve(self, p: str) -> Path:
         """A path from the config: env vars expanded, relative to the config file's folder."""
-        # $GOLONG_CACHE defaults as in the Makefile, so the demo config works outside `make` too.
-        env = {"GOLONG_CACHE": str(Path.home() / ".cache" / "golong-data"), **os.environ}
+        # $GOLONG_HOME defaults as in golong_data.paths, so the demo config works outside `make` too;
+        # $GOLONG_CACHE (its older name) means the same folder.
+        env = {**os.environ, "GOLONG_HOME": str(paths.home()), "GOLONG_CACHE": str(paths.home())}
         q = Path(_expand(os.path.expanduser(p), env))
         return q if q.is_absolute() else (self.base_dir / q)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.errors import ConfigError, GolongError
+from golong_data.progress import progress
 from golong_data.records import parse_jsonl_line
 
 DEFAULT_QUESTION_THRESHOLD = 90.0  # rapidfuzz token_set_ratio, 0-100
@@ -214,8 +215,6 @@ def run_dedup(
     contam_ngram: int = 13,
 ) -> str:
     """The dedup stage (see the module docstring); returns the one-line summary."""
-    from tqdm import tqdm
-
     from golong_data.decontam import BenchmarkIndex
     from golong_data.dedup_minhash import BatchMinHasher, cluster, exact_key, lsh_params, words
     from golong_data.stage import StageRun
@@ -239,7 +238,7 @@ def run_dedup(
         docs = RecordTable()
         offsets: dict[str, int] = {}
         sources: list[str] = []
-        for off, d in tqdm(line_offsets(docs_path), desc="dedup: documents", unit="doc", leave=False):
+        for off, d in progress(line_offsets(docs_path), desc="dedup: documents", unit="doc", leave=False):
             if not isinstance(d.get("id"), str) or not isinstance(d.get("text"), str):
                 raise GolongError(f"{docs_path}: a record at byte {off} has no string id/text",
                                   "documents.jsonl must hold Document records (golong-data ingest writes them)")
@@ -268,7 +267,7 @@ def run_dedup(
         contaminated: dict[str, list[list[Any]]] = {}  # doc id -> [[start, end, benchmark], ...]
         n_chunks = 0
         try:
-            for pos, (_, c) in enumerate(tqdm(line_offsets(chunks_path), desc="dedup: chunks", unit="chunk",
+            for pos, (_, c) in enumerate(progress(line_offsets(chunks_path), desc="dedup: chunks", unit="chunk",
                                               leave=False)):
                 n_chunks += 1
                 cid, did = c.get("id", f"line {pos + 1}"), c.get("doc_id", "")

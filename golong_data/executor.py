@@ -17,12 +17,12 @@ Ray is imported only inside RayExecutor.run (`pip install golong-data[ray]`).
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from golong_data.errors import ConfigError, GolongError
+from golong_data.progress import progress as _progress
 
 EXECUTORS = ("local", "ray")
 
@@ -42,10 +42,7 @@ def call(task: Task) -> Any:
 
 
 def _bar(total: int, desc: str, progress: bool | None) -> Any:
-    from tqdm import tqdm
-
-    disable = None if progress is None else not progress  # None: a bar only on a terminal
-    return tqdm(total=total, desc=desc, unit="task", file=sys.stderr, disable=disable)
+    return _progress(total=total, desc=desc, unit="task", enabled=progress)
 
 
 class LocalExecutor:

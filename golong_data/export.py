@@ -32,6 +32,7 @@ import orjson
 from golong_data import crashpoints
 from golong_data.config import ExportConfig
 from golong_data.errors import GolongError
+from golong_data.progress import progress
 from golong_data.records import Sample, atomic_open, from_dict
 
 BATCH_ROWS = 64  # rows per parquet row group: 64 x 64K tokens ~ 16 MB of text held at once
@@ -449,8 +450,6 @@ def run_export(
     config_text: str = "",
 ) -> ExportResult:
     """Choose the mix from `in_dir` (+ imports) and write train/val parquet + JSONL + the card into out_dir."""
-    from tqdm import tqdm
-
     from golong_data.stage import StageRun
     from golong_data.taxonomy import load_taxonomy
 
@@ -474,7 +473,7 @@ def run_export(
         seen_ids: set[str] = set()
         questions: list[str] = []  # the pool's questions, for deduplicating imports against it
         # ---- pass 1: the index
-        for off, ln, line in tqdm(_iter_lines(samples_path), desc="export: index", unit=" samples", leave=False):
+        for off, ln, line in progress(_iter_lines(samples_path), desc="export: index", unit="samples", leave=False):
             obj = index_fields(line)
             sid = str(obj.get("id", ""))
             task = obj.get("task_type", "")
@@ -508,7 +507,8 @@ def run_export(
                 pos = 0
                 for p in imports:
                     origin = f"import:{p.name}"
-                    for i, row in enumerate(tqdm(_iter_import_rows(p), desc=f"export: import {p.name}", leave=False)):
+                    for i, row in enumerate(progress(_iter_import_rows(p), desc=f"export: import {p.name}", unit="rows",
+                                                        leave=False)):
                         src = f"{p}#{i}"
                         ei = row.get("extra_info") or {}
                         route = (str(row.get("data_source", "")), str(ei.get("reward_mode", "")))
@@ -568,8 +568,6 @@ def run_export(
 def _write_split(run: Any, out_dir: Path, split: str, chosen: list[Entry], files: list[Path]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from tqdm import tqdm
-
     schema = parquet_schema()
     handles = [open(p, "rb") for p in files]
     try:
@@ -577,7 +575,7 @@ def _write_split(run: Any, out_dir: Path, split: str, chosen: list[Entry], files
             # No timestamps, fixed schema, fixed row-group size: the same rows give the same bytes.
             writer = pq.ParquetWriter(f, schema, compression="zstd", use_dictionary=["data_source", "ability"])
             batch: list[dict[str, Any]] = []
-            for index, e in enumerate(tqdm(chosen, desc=f"export: write {split}", unit=" rows", leave=False)):
+            for index, e in enumerate(progress(chosen, desc=f"export: write {split}", unit="rows", leave=False)):
                 h = handles[e.file]
                 h.seek(e.offset)
                 obj = orjson.loads(h.read(e.length))

@@ -16,7 +16,6 @@ import functools
 import hashlib
 import random
 import re
-import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 from golong_data.context import PIECE_SEP, Context, Library, assemble, evidence_stats
 from golong_data.errors import ConfigError, GolongError
+from golong_data.progress import progress
 from golong_data.records import Chunk, Document, Sample, content_id, read_records, stage_file
 from golong_data.resources import data_dir
 from golong_data.stage import StageRun, in_shard, parse_shard
@@ -231,8 +231,6 @@ class Synthesizer:
 
 
 def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path: Path | None = None) -> SynthSummary:
-    from tqdm import tqdm
-
     from golong_data.taxonomy import load_taxonomy
     from golong_data.tokens import get_tokenizer
 
@@ -274,8 +272,8 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
             run.reject(d.id, "contaminated_document", f"{len(spans)} span(s) quote {sorted({b for *_, b in spans})}")
         for task in tasks:
             task_plan = [(b, q) for t, b, q in plan if t == task]
-            bar = tqdm(total=sum(q for _, q in task_plan), desc=f"{task:<22}", unit="slot", file=sys.stderr,
-                       disable=None, leave=False)
+            bar = progress(total=sum(q for _, q in task_plan), desc=f"synthesize {task:<22}", unit="slot",
+                           leave=False)
             for bucket, quota in task_plan:
                 rej = rejected.setdefault((task, bucket), Counter())
                 if cfg.llm:

@@ -6,7 +6,7 @@
 
 The Qwen rank file `qwen.tiktoken` ships inside the PyPI wheel `dashscope`; `python -m golong_data.tokens
 --fetch` (run by `make install`) downloads that wheel with pip, extracts the one member, checks its sha256
-and stores it under $GOLONG_CACHE/tokenizers/. dashscope is never imported.
+and stores it under $GOLONG_HOME/tokenizers/. dashscope is never imported.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from golong_data import paths
 from golong_data.errors import GolongError
 
 QWEN_FILE = "qwen.tiktoken"
@@ -38,7 +39,7 @@ FIX_HINT = "run `make install` or `python -m golong_data.tokens --fetch` (needs 
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("GOLONG_CACHE", Path.home() / ".cache" / "golong-data")) / "tokenizers"
+    return paths.home() / "tokenizers"
 
 
 class Tokenizer:
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m golong_data.tokens", description=__doc__.splitlines()[0])
-    ap.add_argument("--fetch", action="store_true", help="put qwen.tiktoken into $GOLONG_CACHE/tokenizers/")
+    ap.add_argument("--fetch", action="store_true", help="put qwen.tiktoken into $GOLONG_HOME/tokenizers/")
     ap.add_argument("--count", metavar="FILE", help="print the token count of FILE ('-' for stdin)")
     ap.add_argument("--tokenizer", default=None, help="tokenizer.json path (default: Qwen)")
     a = ap.parse_args(argv)

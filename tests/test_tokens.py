@@ -88,7 +88,7 @@ def test_default_is_cached_and_named() -> None:
 def test_missing_rank_file_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import golong_data.tokens as t
 
-    monkeypatch.setenv("GOLONG_CACHE", str(tmp_path))
+    monkeypatch.setenv("GOLONG_HOME", str(tmp_path))
     t._load.cache_clear()
     try:
         with pytest.raises(GolongError) as e:

@@ -10,12 +10,12 @@ finds files, dispatches on content (magic bytes) and suffix, and writes outputs 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from golong_data.errors import InputError
+from golong_data.progress import progress
 from golong_data.records import Document
 
 DOCUMENTS = "documents.jsonl"
@@ -177,8 +177,6 @@ def run_ingest(paths: list[Path], out: Path, shard: str | None = None, workers: 
 
     Output is the same whatever `workers` is (results are written in input order).
     """
-    from tqdm import tqdm
-
     from golong_data.stage import StageRun, in_shard, parse_shard
 
     shard_spec = parse_shard(shard)
@@ -195,7 +193,7 @@ def run_ingest(paths: list[Path], out: Path, shard: str | None = None, workers: 
             run.reject(str(f), "symlink_outside_corpus", f"links to {target}, outside the folder given")
         first_seen: dict[str, str] = {}
         results = _results(files, n_workers)
-        for f, items in tqdm(results, total=len(files), desc="ingest", unit="file", disable=None, file=sys.stderr):
+        for f, items in progress(results, total=len(files), desc="ingest", unit="file"):
             for item in items:
                 if isinstance(item, InputError):
                     run.reject(str(f), item.reason, item.detail)

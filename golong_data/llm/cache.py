@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -22,15 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from golong_data import crashpoints
+from golong_data import crashpoints, paths
 
 CACHE_FILE = "llm_cache.sqlite"
 
 
 def golong_home() -> Path:
-    """Where per-user state lives: $GOLONG_HOME, else ~/.cache/golong-data."""
-    env = os.environ.get("GOLONG_HOME")
-    return Path(env) if env else Path.home() / ".cache" / "golong-data"
+    """Where per-user state lives (golong_data.paths): $GOLONG_HOME, else ~/.cache/golong-data."""
+    return paths.home()
 
 
 def default_cache_path(cache_path: str | Path | None = None) -> Path:

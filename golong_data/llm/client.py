@@ -36,6 +36,7 @@ from golong_data.llm.cache import (
 )
 from golong_data.llm.contract import LOCAL_MODEL, LLMConfig, LLMRequest, LLMResult
 from golong_data.llm.schema import parse_reply, reask_message, schema_dict
+from golong_data.progress import progress
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -561,10 +562,8 @@ def run_batch(requests: list[LLMRequest], cfg: LLMConfig, stage: str = "llm", de
                 if started_here:
                     log(f"{stage}: started the local LLM at {srv.base_url} (pid {srv.pid}); it stops after the run "
                         "(`golong-data serve-local` keeps one running)")
-            from tqdm import tqdm
-
-            batch.bar = tqdm(total=n, initial=n - len(todo), desc=desc or stage, unit="call", file=sys.stderr,
-                             disable=(not cfg.progress) if cfg.progress is not None else None, smoothing=0.1)
+            batch.bar = progress(total=n, initial=n - len(todo), desc=desc or stage, unit="call",
+                                 enabled=cfg.progress, smoothing=0.1)
             try:
                 _run_coroutine(batch.run(todo, results, last_keys))
             finally:

@@ -1,7 +1,7 @@
 """The embedded default LLM: SmolLM2-135M-Instruct (GGUF) served by llama-cpp-python on 127.0.0.1.
 
 `scripts/setup_local_llm.sh` installs llama-cpp-python (built once per machine without AVX-512/AMX,
-which fault on these VMs) and puts the GGUF into $GOLONG_CACHE/models/. This module finds a running
+which fault on these VMs) and puts the GGUF into $GOLONG_HOME/models/. This module finds a running
 server through its pid file, or starts one at a free port, waits until `/v1/models` answers, and stops
 it by its pid. A file lock makes two processes starting at once share one server.
 """
@@ -46,14 +46,8 @@ class LocalServer:
     owner: str = "auto"  # "serve-local": kept until `serve-local --stop`; "auto": the last run using it stops it
 
 
-def golong_cache() -> Path:
-    """The shared build cache (llama wheel, model file): $GOLONG_CACHE, else ~/.cache/golong-data."""
-    env = os.environ.get("GOLONG_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "golong-data"
-
-
 def model_path() -> Path:
-    return golong_cache() / "models" / GGUF_NAME
+    return golong_home() / "models" / GGUF_NAME
 
 
 def unavailable_reason(python: str | None = None) -> str | None:

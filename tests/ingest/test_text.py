@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from golong_data import paths
 from golong_data.errors import InputError
 from golong_data.ingest import epub, text
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-CORPUS = Path(os.environ.get("GOLONG_CACHE", Path.home() / ".cache" / "golong-data")) / "corpus" / "books"
+CORPUS = paths.home() / "corpus" / "books"
 
 
 def test_book_text_made_from_the_epub_fixture(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from homes import isolated_home
 from llm_test_helpers import fast_config
 
 from golong_data.llm import LLMRequest, run_batch
@@ -40,7 +41,7 @@ os.replace(out + ".tmp", out)
 
 def _child(base_url: str, cache: Path, out: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", CHILD, base_url, str(cache), str(out), str(N), str(IN_FLIGHT)],
-                            env={**os.environ, "GOLONG_HOME": str(cache.parent), **env})
+                            env={**os.environ, "GOLONG_HOME": str(isolated_home(cache.parent)), **env})
 
 
 def _comparable(results: list[dict]) -> list[tuple]:

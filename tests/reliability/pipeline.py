@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from homes import isolated_home
 
 REPO = Path(__file__).resolve().parents[2]
 FIX = REPO / "tests" / "fixtures"
@@ -76,7 +77,8 @@ def write_config(root: Path, work: str = "work", llm_url: str | None = None, **o
 
 def run_env(root: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env.update({"GOLONG_HOME": str(root / "home"), "PYTHONHASHSEED": "0", "PYTHONPATH": str(frozen_source())})
+    env.update({"GOLONG_HOME": str(isolated_home(root / "home")), "PYTHONHASHSEED": "0",
+                "PYTHONPATH": str(frozen_source())})
     env.update(extra)
     return env
 

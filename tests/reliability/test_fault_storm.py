@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from fake_openai_server import ISSUE_SCHEDULE, FakeOpenAIServer
+from homes import isolated_home
 from pipeline import gd, gd_cmd, run_env, write_config
 
 LENGTH_RATE = 0.05  # with the same server seed, a property of the prompt: every server truncates the same ones
@@ -88,7 +89,7 @@ def _storm(tmp_path: Path, fake_server, synth: dict | None = None) -> Counter[st
         ref_srv = fake_server(length_rate=LENGTH_RATE, seed=7)
         r3 = gd(["verify", "--in", str(work / "synthesize"), "--out", str(tmp_path / "ref-verify"), "--checks",
                  "gold,nocontext", "--solver", "fake", "--base-url", ref_srv.base_url, "--seed", "0"], tmp_path,
-                env=run_env(tmp_path, GOLONG_HOME=str(tmp_path / "ref-home")))
+                env=run_env(tmp_path, GOLONG_HOME=str(isolated_home(tmp_path / "ref-home"))))
         assert r3.returncode == 0, r3.stderr[-3000:]
         assert (work / "verify" / "verified.jsonl").read_bytes() == (tmp_path / "ref-verify" / "verified.jsonl"
                                                                      ).read_bytes()

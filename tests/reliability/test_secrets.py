@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from fake_openai_server import content_hash, default_reply
+from homes import isolated_home
 from pipeline import gd, run_env, write_config
 
 SENTINEL = "sk-golong-SENTINEL-5f0c1d2e3a4b5c6d7e8f9a0b"
@@ -71,7 +72,7 @@ def test_api_key_never_written_by_run_batch_failures(fake_server, tmp_path: Path
 
     srv = fake_server(status_for=always_echo)
     monkeypatch.setenv("OPENAI_API_KEY", SENTINEL)
-    monkeypatch.setenv("GOLONG_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GOLONG_HOME", str(isolated_home(tmp_path / "home")))
     cfg = LLMConfig(base_url=srv.base_url, model="fake", cache_path=tmp_path / "cache.sqlite", max_retries=2,
                     backoff_base_s=0.01, backoff_max_s=0.02, timeout_s=5, progress=False, quiet=True)
     res = run_batch([LLMRequest(key=f"k{i}", messages=[{"role": "user", "content": f"q{i}"}]) for i in range(5)], cfg)
