@@ -15,6 +15,9 @@ from typing import Any
 
 import typer
 
+# Plain dataclasses (no heavy imports): options take their defaults, help and ranges from them.
+from golong_data.config import DedupConfig, ExportConfig, SynthConfig, VerifyConfig, default_of, help_of
+
 app = typer.Typer(
     help="Build long-context RLVR training data (the GoLongRL recipe) and train on it.\n\n"
     "Stages: ingest -> chunk -> dedup -> synthesize -> verify -> export; then score / train. "
@@ -60,6 +63,12 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             _fail("interrupted; rerun the same command to resume", 130)
 
     return wrapper
+
+
+def opt(cls: type, name: str, *flags: str) -> Any:
+    """A Typer option whose default, help and range come from a config dataclass field (declared once there;
+    constructing the dataclass is what checks the range)."""
+    return typer.Option(default_of(cls, name), *flags, help=help_of(cls, name))
 
 
 def echo(line: str) -> None:
@@ -113,18 +122,15 @@ def dedup(
     in_dir: Path = typer.Option(..., "--in", "-i", help="Directory holding chunks.jsonl + documents.jsonl (chunk's "
                                 "output), or samples.jsonl with --questions."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes the kept records + rejected.jsonl."),
-    threshold: float = typer.Option(0.8, help="Jaccard similarity (MinHash estimate) at which texts are near "
-                                    "duplicates."),
-    num_perm: int = typer.Option(128, help="MinHash permutations."),
-    ngram: int = typer.Option(5, help="Words per shingle."),
+    threshold: float = opt(DedupConfig, "threshold"),
+    num_perm: int = opt(DedupConfig, "num_perm"),
+    ngram: int = opt(DedupConfig, "ngram"),
     against: list[Path] = typer.Option([], help="Benchmark file (JSONL or parquet; every string field is read) to "
                                        "decontaminate against; repeat for several."),
-    contam_ngram: int = typer.Option(13, help="A chunk sharing one word n-gram of this length with a benchmark is "
-                                     "dropped."),
+    contam_ngram: int = opt(DedupConfig, "contam_ngram"),
     questions: bool = typer.Option(False, "--questions", help="Dedup synthesized samples by question instead "
                                    "(rapidfuzz token_set_ratio)."),
-    question_threshold: float = typer.Option(90.0, help="With --questions: token_set_ratio (0-100) at which "
-                                             "questions are near duplicates."),
+    question_threshold: float = opt(DedupConfig, "question_threshold"),
 ) -> None:
     """Drop exact and near-duplicate documents and chunks, and chunks quoting a benchmark."""
     from golong_data.dedup import run_dedup, run_question_dedup
@@ -199,21 +205,21 @@ def synthesize(
     in_dir: Path = typer.Option(..., "--in", "-i", help="Directory with documents.jsonl (+ chunks.jsonl after dedup)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes samples.jsonl + rejected.jsonl."),
     taxonomy: Path | None = typer.Option(None, help="Task taxonomy YAML (default: the repository's taxonomy.yaml)."),
-    per_type: int = typer.Option(20, help="Samples per task type per bucket."),
-    total: int | None = typer.Option(None, help="Instead of --per-type: N samples split by the taxonomy's shares."),
-    buckets: str = typer.Option("8k,16k,32k,64k,128k", help="Context lengths in Qwen tokens (k = 1024)."),
+    per_type: int = opt(SynthConfig, "per_type"),
+    total: int | None = opt(SynthConfig, "total"),
+    buckets: str = typer.Option(",".join(default_of(SynthConfig, "buckets")), help=help_of(SynthConfig, "buckets")),
     tasks: str | None = typer.Option(None, help="Only these task types, comma-separated (default: all nine)."),
-    seed: int = typer.Option(0, help="Same inputs + settings + seed -> byte-identical samples.jsonl."),
-    near_ratio: float = typer.Option(0.3, help="Share of distractor tokens from the evidence's own document."),
-    depth: float | None = typer.Option(None, help="Evidence position, 0 (top) to 1 (bottom); default random."),
-    llm: bool = typer.Option(False, "--llm", help="Use the LLM constructors (prompts/synth_<type>.md) instead."),
-    base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint for --llm (default: local SmolLM2)."),
-    model: str | None = typer.Option(None, help="Model name for --llm."),
+    seed: int = opt(SynthConfig, "seed"),
+    near_ratio: float = opt(SynthConfig, "near_ratio"),
+    depth: float | None = opt(SynthConfig, "depth"),
+    llm: bool = opt(SynthConfig, "llm", "--llm"),
+    base_url: str | None = opt(SynthConfig, "base_url"),
+    model: str | None = opt(SynthConfig, "model"),
     shard: str | None = typer.Option(None, help="Make only shard i/N of the sample slots (e.g. 0/4), from "
                                       "the whole library; `merge synthesize` joins the shards."),
 ) -> None:
     """Build verifiable long-context samples of the nine task types, padded with distractors to token buckets."""
-    from golong_data.synthesize import SynthConfig, run_synthesize
+    from golong_data.synthesize import run_synthesize
 
     cfg = SynthConfig(
         per_type=per_type, total=total, buckets=[b for b in buckets.split(",") if b.strip()], seed=seed,
@@ -235,16 +241,15 @@ def verify(
                                "gold (no LLM), reanswer, nocontext, robustness, band."),
     solver: str | None = typer.Option(None, help="Solver model name (default: the local SmolLM2 server)."),
     base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint (default: the local server)."),
-    k: int = typer.Option(8, help="Rollouts per sample for the band and robustness checks (temperature 1.0)."),
-    band: str = typer.Option("1-6", help="Kept correct rollouts lo-hi of k (binary metrics)."),
+    k: int = opt(VerifyConfig, "k"),
+    band: str = opt(VerifyConfig, "band"),
     seed: int = typer.Option(0, help="First rollout seed; rollout i uses seed + i."),
     documents: Path | None = typer.Option(None, help="documents.jsonl (or its dir) to resolve evidence spans; "
                                           "default: found through the manifests."),
-    max_in_flight: int = typer.Option(8, help="Concurrent LLM requests."),
+    max_in_flight: int = opt(VerifyConfig, "max_in_flight"),
     shard: str | None = typer.Option(None, help="Verify only shard i/N of the samples (e.g. 0/4)."),
 ) -> None:
     """Keep samples whose gold is right, that need their context, and that teach something (pass-rate band)."""
-    from golong_data.config import VerifyConfig
     from golong_data.verify import run_verify
 
     cfg = VerifyConfig(checks=[c.strip() for c in checks.split(",") if c.strip()], solver=solver, base_url=base_url,
@@ -259,8 +264,8 @@ def verify(
 def export(
     in_dir: Path = typer.Option(..., "--in", "-i", help="Verify output directory (verified.jsonl) or synthesize's."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory: train/val parquet + JSONL + README.md card."),
-    size: int = typer.Option(23000, help="Target training rows (the paper's mix: 23,000)."),
-    val_per_type: int = typer.Option(16, help="Held-out validation rows per task type."),
+    size: int = opt(ExportConfig, "size"),
+    val_per_type: int = opt(ExportConfig, "val_per_type"),
     seed: int = typer.Option(0, help="Seed of the mix's draw."),
     import_: list[Path] = typer.Option([], "--import", help="Official-schema RLVR rows (parquet / JSONL) to mix in; "
                                        "repeatable."),
@@ -269,7 +274,6 @@ def export(
     """Mix the RLVR set by taxonomy shares and write it in the verl schema, with its dataset card."""
     import shlex
 
-    from golong_data.config import ExportConfig
     from golong_data.export import run_export
 
     cfg = ExportConfig(size=size, val_per_type=val_per_type, imports=[str(p) for p in import_],
@@ -392,11 +396,11 @@ def merge(
 def dedup_shards(
     shard_dirs: list[Path] = typer.Argument(..., help="The --out directories of `chunk --shard i/N`, all N."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory: what `dedup` writes for the merged chunks."),
-    threshold: float = typer.Option(0.8, help="Jaccard similarity (MinHash estimate) of near duplicates."),
-    num_perm: int = typer.Option(128, help="MinHash permutations."),
-    ngram: int = typer.Option(5, help="Words per shingle."),
+    threshold: float = opt(DedupConfig, "threshold"),
+    num_perm: int = opt(DedupConfig, "num_perm"),
+    ngram: int = opt(DedupConfig, "ngram"),
     against: list[Path] = typer.Option([], help="Benchmark file to decontaminate against; repeatable."),
-    contam_ngram: int = typer.Option(13, help="Benchmark n-gram length."),
+    contam_ngram: int = opt(DedupConfig, "contam_ngram"),
     order_from: Path | None = typer.Option(None, "--order-from", help="The documents.jsonl the chunk shards read."),
     executor: str = typer.Option("local", help=_EXECUTOR_HELP),
     workers: int | None = typer.Option(None, min=1, help=_WORKERS_HELP),
@@ -416,7 +420,7 @@ def shards(
     work: Path = typer.Option(..., "--work", "-w", help="Work directory: ingest/, chunk/, dedup/ + shard outputs."),
     n: int = typer.Option(4, "--shards", "-n", min=1, help="Shards per stage (tasks; more than workers is fine)."),
     max_tokens: int = typer.Option(..., "--max-tokens", help="Most tokens per chunk."),
-    threshold: float = typer.Option(0.8, help="Dedup: Jaccard similarity of near duplicates."),
+    threshold: float = opt(DedupConfig, "threshold"),
     executor: str = typer.Option("local", help=_EXECUTOR_HELP),
     workers: int | None = typer.Option(None, min=1, help=_WORKERS_HELP),
     ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),

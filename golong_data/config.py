@@ -30,82 +30,192 @@ LOADER_FIELDS = ("base_dir", "source", "config_path")
 STAGES = ("ingest", "chunk", "dedup", "synthesize", "verify", "export")
 
 
-def _help(text: str, **kw: Any) -> Any:
-    return field(metadata={"help": text}, **kw)
+def setting(text: str, *, range: tuple[float | None, float | None] | None = None, **kw: Any) -> Any:  # noqa: A002
+    """A config field declared once: its help text, its default, and (for numbers) the range it must lie in.
+    Constructing the dataclass checks the range (check_ranges in __post_init__), so the CLI, `run`'s YAML and
+    library callers all get the same error; the CLI's --help shows the range (help_of)."""
+    return field(metadata={"help": text, "range": range}, **kw)
+
+
+def range_text(r: tuple[float | None, float | None]) -> str:
+    lo, hi = r
+    return f"{lo:g}-{hi:g}" if lo is not None and hi is not None else f">= {lo:g}" if lo is not None else f"<= {hi:g}"
+
+
+def help_of(cls: type, name: str) -> str:
+    """The field's help text, with its range when it has one (what --help prints)."""
+    f = {f.name: f for f in fields(cls)}[name]
+    r = f.metadata.get("range")
+    return f.metadata.get("help", "") + (f" [{range_text(r)}]" if r else "")
+
+
+def default_of(cls: type, name: str) -> Any:
+    f = {f.name: f for f in fields(cls)}[name]
+    return f.default_factory() if f.default_factory is not MISSING else f.default  # type: ignore[misc]
+
+
+def check_ranges(obj: Any) -> None:
+    """ConfigError for the first numeric field outside its declared range (None is 'not set', always fine)."""
+    for f in fields(obj):
+        r, v = f.metadata.get("range"), getattr(obj, f.name)
+        if r is None or v is None or isinstance(v, bool):
+            continue
+        lo, hi = r
+        if not isinstance(v, (int, float)) or (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise ConfigError(f"{f.name} = {v!r} is outside {range_text(r)}",
+                              f"set {f.name} within {range_text(r)}: {f.metadata.get('help', '')}")
 
 
 @dataclass
 class VerifyConfig:
-    checks: list[str] = _help(
+    checks: list[str] = setting(
         "Checks to run, in order: gold (no LLM), reanswer, nocontext, robustness, band.",
         default_factory=lambda: list(ALL_CHECKS),
     )
-    solver: str | None = _help("Solver model name at the endpoint (None: the local SmolLM2 server).", default=None)
-    base_url: str | None = _help("OpenAI-compatible endpoint (None: start the local SmolLM2 server).", default=None)
-    api_key_env: str = _help("Environment variable holding the endpoint's API key.", default="OPENAI_API_KEY")
-    k: int = _help("Rollouts per sample for the difficulty band and the robustness pass@k.", default=8)
-    band: str = _help(
+    solver: str | None = setting("Solver model name at the endpoint (None: the local SmolLM2 server).", default=None)
+    base_url: str | None = setting("OpenAI-compatible endpoint (None: start the local SmolLM2 server).", default=None)
+    api_key_env: str = setting("Environment variable holding the endpoint's API key.", default="OPENAI_API_KEY")
+    k: int = setting("Rollouts per sample for the difficulty band and the robustness pass@k.", default=8,
+               range=(1, 256))
+    band: str = setting(
         "Kept pass counts 'lo-hi' of k for binary metrics (continuous ones keep 0 < mean < 1 with variance).",
         default="1-6",
     )
-    thresholds: dict[str, float] = _help(
+    thresholds: dict[str, float] = setting(
         "Re-answer reward threshold per metric key (e.g. {iou: 0.5}); 1.0 for binary metrics, 0.5 otherwise.",
         default_factory=dict,
     )
-    leak_threshold: float = _help("A no-context reward at or above this means the answer leaks.", default=1.0)
-    max_in_flight: int = _help("Concurrent LLM requests.", default=8)
-    max_tokens: int = _help("Completion budget per solver call.", default=512)
-    max_cost: float | None = _help("Stop when the run's LLM spend reaches this many USD.", default=None)
-    cache_path: str | None = _help("SQLite cache of LLM calls (None: the LLM layer's default).", default=None)
-    documents: str | None = _help(
+    leak_threshold: float = setting("A no-context reward at or above this means the answer leaks.", default=1.0,
+                                  range=(0, 1))
+    max_in_flight: int = setting("Concurrent LLM requests.", default=8, range=(1, 1024))
+    max_tokens: int = setting("Completion budget per solver call.", default=512, range=(1, None))
+    max_cost: float | None = setting("Stop when the run's LLM spend reaches this many USD.", default=None,
+                                   range=(0, None))
+    cache_path: str | None = setting("SQLite cache of LLM calls (None: the LLM layer's default).", default=None)
+    documents: str | None = setting(
         "Directory or documents.jsonl used to resolve evidence spans (None: found through the manifests).",
         default=None,
     )
 
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
 
 @dataclass
 class ExportConfig:
-    size: int = _help("Target number of training rows (the paper's mix: 23,000).", default=23000)
-    val_per_type: int = _help("Held-out validation rows per task type (at most a fifth of its pool).", default=16)
-    imports: list[str] = _help(
+    size: int = setting("Target number of training rows (the paper's mix: 23,000).", default=23000, range=(1, None))
+    val_per_type: int = setting("Held-out validation rows per task type (at most a fifth of its pool).", default=16,
+                              range=(0, None))
+    imports: list[str] = setting(
         "Official-schema RLVR files (parquet / JSONL) to mix in, deduplicated against the synthetic pool.",
         default_factory=list,
     )
-    taxonomy: str | None = _help("taxonomy.yaml giving the per-type shares (None: the bundled one).", default=None)
-    plots: bool = _help("Draw the PNG plots of the dataset card (needs matplotlib: the [card] extra).", default=True)
+    taxonomy: str | None = setting("taxonomy.yaml giving the per-type shares (None: the bundled one).", default=None)
+    plots: bool = setting("Draw the PNG plots of the dataset card (needs matplotlib: the [card] extra).", default=True)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass
 class ShardsConfig:
-    n: int = _help("Shards per stage: ingest, chunk, dedup, synthesize and verify run as n tasks each, then merge "
-                   "into the bytes of one run (1: no sharding).", default=1)
-    executor: str = _help("Where shard tasks run: local (a process pool here) or ray (pip install "
+    n: int = setting("Shards per stage: ingest, chunk, dedup, synthesize and verify run as n tasks each, then merge "
+                   "into the bytes of one run (1: no sharding).", default=1, range=(1, None))
+    executor: str = setting("Where shard tasks run: local (a process pool here) or ray (pip install "
                           "'golong-data[ray]').", default="local")
-    workers: int | None = _help("Parallel tasks (local: default CPU cores, at most 8; ray: CPUs of a local Ray).",
-                                default=None)
-    ray_address: str | None = _help("Ray cluster address (e.g. auto); None: a local Ray instance.", default=None)
+    workers: int | None = setting("Parallel tasks (local: default CPU cores, at most 8; ray: CPUs of a local Ray).",
+                                default=None, range=(1, None))
+    ray_address: str | None = setting("Ray cluster address (e.g. auto); None: a local Ray instance.", default=None)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+
+@dataclass
+class DedupConfig:
+    """Near-duplicate and contamination settings, shared by `dedup`, `dedup-shards`, `shards` and `run`."""
+
+    threshold: float = setting("Jaccard similarity (MinHash estimate) at which texts are near duplicates.",
+                             default=0.8, range=(0.01, 1))
+    num_perm: int = setting("MinHash permutations.", default=128, range=(2, 4096))
+    ngram: int = setting("Words per shingle.", default=5, range=(1, 64))
+    contam_ngram: int = setting("A chunk sharing one word n-gram of this length with a benchmark is dropped.",
+                                default=13, range=(1, 256))
+    question_threshold: float = setting("With --questions: rapidfuzz token_set_ratio at which questions are near "
+                                      "duplicates.", default=90.0, range=(0, 100))
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+
+DEFAULT_BUCKETS = ["8k", "16k", "32k", "64k", "128k"]
+
+
+@dataclass
+class SynthConfig:
+    per_type: int = setting("Samples per task type per bucket.", default=20, range=(1, None))
+    total: int | None = setting("Instead of per_type: N samples split by the taxonomy's shares and the buckets.",
+                              default=None, range=(1, None))
+    buckets: list[str] = setting("Context lengths in Qwen tokens (k = 1024).",
+                               default_factory=lambda: list(DEFAULT_BUCKETS))
+    seed: int = setting("Same inputs + settings + seed -> byte-identical samples.jsonl.", default=0)
+    tasks: list[str] | None = setting("Only these task types (default: all nine).", default=None)
+    near_ratio: float = setting("Share of the distractor tokens taken from the evidence's own document.", default=0.3,
+                              range=(0, 1))
+    spread_prob: float = setting("Chance that several evidence pieces are scattered instead of kept together.",
+                               default=0.3, range=(0, 1))
+    depth: float | None = setting("Evidence position, 0 (top) to 1 (bottom); default: uniform per sample.",
+                                default=None, range=(0, 1))
+    tolerance: float = setting("A context's total tokens lie within +-tolerance of its bucket.", default=0.02,
+                             range=(0, 0.5))
+    attempts_per_sample: int = setting("Documents each wanted sample (slot) may try.", default=4, range=(1, None))
+    llm: bool = setting("Use the LLM constructors (prompts/synth_<type>.md) instead of the programs.", default=False)
+    base_url: str | None = setting("OpenAI-compatible endpoint for --llm (default: local SmolLM2).", default=None)
+    model: str | None = setting("Model name for --llm.", default=None)
+    ground_threshold: float = setting("rapidfuzz partial_ratio an LLM evidence quote must reach in its source.",
+                                    default=90.0, range=(0, 100))
+    llm_source_tokens: int = setting("The most source tokens an LLM constructor is shown (small local windows).",
+                                   default=1500, range=(64, None))
+    llm_max_tokens: int = setting("Completion budget per LLM constructor call.", default=600, range=(1, None))
+    llm_json_schema: bool = setting("Send the answer schema (structured output); off: parse JSON out of the text.",
+                                  default=True)
+    shard: str | None = setting("Make only shard i/N of the sample slots.", default=None)
+    tokenizer: str | None = setting("tokenizer.json to count with (default: Qwen).", default=None)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+    def resolved(self) -> dict[str, Any]:
+        from golong_data.tasks import VERSION  # the constructors' version: a new one is a different output
+
+        d = asdict(self)
+        d["version"] = VERSION
+        return d
 
 
 @dataclass
 class PipelineConfig:
-    corpus: list[str] = _help("Input files or directories for ingest (relative to the config file).")
-    corpus_optional: list[str] = _help(
+    corpus: list[str] = setting("Input files or directories for ingest (relative to the config file).")
+    corpus_optional: list[str] = setting(
         "More inputs, used only when they exist (e.g. $GOLONG_HOME/corpus fetched by `make demo`).",
         default_factory=list,
     )
-    work_dir: str = _help("Where each stage writes <work_dir>/<stage>/ (relative to the config file).", default="work")
-    seed: int = _help("Seed for every stage that samples.", default=0)
-    ingest: dict[str, Any] = _help("Options of golong_data.ingest.run_ingest.", default_factory=dict)
-    chunk: dict[str, Any] = _help("Options of the chunk stage (see `golong-data chunk --help`).", default_factory=dict)
-    dedup: dict[str, Any] = _help("Options of the dedup stage (see `golong-data dedup --help`).", default_factory=dict)
-    synthesize: dict[str, Any] = _help(
+    work_dir: str = setting("Where each stage writes <work_dir>/<stage>/ (relative to the config file).",
+                            default="work")
+    seed: int = setting("Seed for every stage that samples.", default=0)
+    ingest: dict[str, Any] = setting("Options of golong_data.ingest.run_ingest.", default_factory=dict)
+    chunk: dict[str, Any] = setting("Options of the chunk stage (see `golong-data chunk --help`).",
+                                    default_factory=dict)
+    dedup: dict[str, Any] = setting("Options of the dedup stage (see `golong-data dedup --help`).",
+                                    default_factory=dict)
+    synthesize: dict[str, Any] = setting(
         "Options of the synthesize stage (see `golong-data synthesize --help`).", default_factory=dict
     )
-    verify: VerifyConfig = _help("Verify checks and solver (see VerifyConfig).", default_factory=VerifyConfig)
-    export: ExportConfig = _help(
+    verify: VerifyConfig = setting("Verify checks and solver (see VerifyConfig).", default_factory=VerifyConfig)
+    export: ExportConfig = setting(
         "Mix size, validation split, imports (see ExportConfig).", default_factory=ExportConfig
     )
-    shards: ShardsConfig = _help("Run the stages as shard tasks (see ShardsConfig); the outputs do not change.",
+    shards: ShardsConfig = setting("Run the stages as shard tasks (see ShardsConfig); the outputs do not change.",
                                  default_factory=ShardsConfig)
     base_dir: Path = field(default=Path("."), metadata={"help": "(set by the loader) the config file's folder"})
     source: str = field(default="", metadata={"help": "(set by the loader) the config file's text"})
@@ -171,7 +281,10 @@ def _build(cls: type, data: Any, where: str) -> Any:
         else:
             v = _check_type(v, str(f.type), f"{where}.{name}", f.metadata.get("help", ""))
         kwargs[name] = v
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:  # a range check in __post_init__: say where in the YAML
+        raise ConfigError(f"{where}.{e.message}" if where != "config" else e.message, e.hint) from None
 
 
 def _check_type(v: Any, typ: str, where: str, help_: str) -> Any:
@@ -203,13 +316,8 @@ def validate(cfg: PipelineConfig) -> PipelineConfig:
         )
     if "band" in cfg.verify.checks:
         parse_band(cfg.verify.band, cfg.verify.k)
-    if cfg.verify.k < 1:
-        raise ConfigError(f"verify.k = {cfg.verify.k}", "set verify.k to the number of rollouts, e.g. 8")
-    if cfg.shards.n < 1 or cfg.shards.executor not in ("local", "ray"):
-        raise ConfigError(f"shards: n = {cfg.shards.n}, executor = {cfg.shards.executor!r}",
-                          "set shards.n >= 1 and shards.executor to local or ray")
-    if cfg.export.size < 1 or cfg.export.val_per_type < 0:
-        raise ConfigError("export.size must be >= 1 and export.val_per_type >= 0", "e.g. size: 23000, val_per_type: 16")
+    if cfg.shards.executor not in ("local", "ray"):
+        raise ConfigError(f"shards.executor = {cfg.shards.executor!r}", "set shards.executor to local or ray")
     return cfg
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from golong_data.config import DedupConfig
 from golong_data.errors import ConfigError, GolongError
 from golong_data.progress import progress
 from golong_data.records import parse_jsonl_line
@@ -219,10 +220,7 @@ def run_dedup(
     from golong_data.dedup_minhash import BatchMinHasher, cluster, exact_key, lsh_params, words
     from golong_data.stage import StageRun
 
-    if not 0 < threshold <= 1:
-        raise ConfigError(f"--threshold is a Jaccard similarity in (0, 1], got {threshold}")
-    if num_perm < 2 or ngram < 1 or contam_ngram < 1:
-        raise ConfigError("--num-perm must be >= 2, --ngram and --contam-ngram >= 1")
+    DedupConfig(threshold, num_perm, ngram, contam_ngram)  # range checks
     docs_path, chunks_path = input_files(in_dir)
     against = [Path(p) for p in against]
     bands, rows = lsh_params(threshold, num_perm)
@@ -346,6 +344,7 @@ def run_question_dedup(in_dir: Path, out_dir: Path, threshold: float = DEFAULT_Q
     """`dedup --questions`: DIR/samples.jsonl -> OUT/samples.jsonl without near-duplicate questions."""
     from golong_data.stage import StageRun
 
+    DedupConfig(question_threshold=threshold)  # range check
     in_dir = Path(in_dir)
     path = in_dir / "samples.jsonl"
     if not path.is_file():

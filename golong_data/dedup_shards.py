@@ -101,15 +101,14 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
     """Steps 1-3 (see the module docstring); `executor` (golong_data.executor) runs step 1, default in-process."""
     import numpy as np
 
+    from golong_data.config import DedupConfig
     from golong_data.dedup import RecordTable, ledger_chunk_drops, rejection_detail, with_contamination
     from golong_data.dedup_minhash import cluster, lsh_params
-    from golong_data.errors import ConfigError
     from golong_data.executor import Task, get_executor
     from golong_data.shards import merge_sorted, shard_manifests, upstream_order
     from golong_data.stage import StageRun
 
-    if not 0 < threshold <= 1:
-        raise ConfigError(f"--threshold is a Jaccard similarity in (0, 1], got {threshold}")
+    DedupConfig(threshold, num_perm, ngram, contam_ngram)  # range checks
     dirs = [Path(d) for d in shard_dirs]
     pos = upstream_order(shard_manifests(dirs, "chunk"), order_from)
     work = Path(work_dir) if work_dir else Path(out_dir).with_name(Path(out_dir).name + ".signatures")

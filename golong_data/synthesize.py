@@ -17,10 +17,11 @@ import hashlib
 import random
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from golong_data.config import SynthConfig
 from golong_data.context import PIECE_SEP, Context, Library, assemble, evidence_stats
 from golong_data.errors import ConfigError, GolongError
 from golong_data.progress import progress
@@ -31,7 +32,6 @@ from golong_data.synth_select import DOC_LEVEL_REASONS, DROP, KEEP, Outcome, sam
 from golong_data.tasks import TASK_BUILDERS, VERSION, Focus, Plan, get_builder
 
 STAGE = "synthesize"
-DEFAULT_BUCKETS = ["8k", "16k", "32k", "64k", "128k"]
 PROMPTS_DIR = data_dir() / "prompts"
 # Evidence may take at most this share of a bucket (the rest is distractors); a summary needs its whole paper.
 EVIDENCE_SHARE = {"summarization": 0.95}
@@ -50,32 +50,6 @@ def parse_bucket(spec: str) -> int:
     return n
 
 
-@dataclass
-class SynthConfig:
-    per_type: int = 20  # samples per task type per bucket
-    total: int | None = None  # instead of per_type: this many samples, split by the taxonomy's shares and buckets
-    buckets: list[str] = field(default_factory=lambda: list(DEFAULT_BUCKETS))
-    seed: int = 0
-    tasks: list[str] | None = None  # None: all nine
-    near_ratio: float = 0.3  # share of the distractor tokens taken from the evidence documents themselves
-    spread_prob: float = 0.3  # chance that several evidence pieces are scattered instead of kept together
-    depth: float | None = None  # where the evidence starts (0 = top, 1 = bottom); None: uniform per sample
-    tolerance: float = 0.02  # a context's total tokens lie within +-tolerance of its bucket
-    attempts_per_sample: int = 4  # each wanted sample (slot) tries up to this many documents
-    llm: bool = False
-    base_url: str | None = None
-    model: str | None = None
-    ground_threshold: float = 90.0  # rapidfuzz partial_ratio an LLM evidence quote must reach in its source
-    llm_source_tokens: int = 1500  # the most source tokens an LLM constructor is shown (small local windows)
-    llm_max_tokens: int = 600  # completion budget per LLM call
-    llm_json_schema: bool = True  # send the answer schema (structured output); off: parse JSON out of the text
-    shard: str | None = None
-    tokenizer: str | None = None
-
-    def resolved(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["version"] = VERSION
-        return d
 
 
 @dataclass

@@ -53,3 +53,34 @@ def test_unknown_input_dir_is_one_red_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["chunk", "--in", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     assert result.exit_code != 0
     assert "Traceback" not in result.output
+
+
+def test_numeric_options_out_of_range_are_refused_with_the_range(tmp_path: Path) -> None:
+    """--depth 5 and --near-ratio 2 used to be accepted and recorded (help said 0-1); the range is declared once,
+    on the config dataclass field, and checked wherever the config is built (CLI, run's YAML, library)."""
+    runner = CliRunner()
+    (tmp_path / "in").mkdir()
+    for args, name in [(["--depth", "5"], "depth"), (["--near-ratio", "2"], "near_ratio"),
+                       (["--per-type", "0"], "per_type")]:
+        r = runner.invoke(app, ["synthesize", "--in", str(tmp_path / "in"), "--out", str(tmp_path / "o"), *args])
+        assert r.exit_code == 1 and f"{name} = " in r.output and "outside" in r.output, (args, r.output)
+        assert not (tmp_path / "o").exists()
+    r = runner.invoke(app, ["dedup", "--in", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--threshold", "1.5"])
+    assert r.exit_code == 1 and "threshold = 1.5 is outside 0.01-1" in r.output, r.output
+    for cmd, shown in [("synthesize", "[0-1]"), ("dedup", "[0.01-1]"), ("verify", "[1-256]")]:
+        assert shown in runner.invoke(app, [cmd, "--help"], terminal_width=200).output, cmd
+
+
+def test_run_yaml_out_of_range_names_the_key(tmp_path: Path) -> None:
+    from golong_data.config import load_config
+    from golong_data.errors import ConfigError
+
+    for section, body, key in [("verify", "k: 0", "verify.k"), ("export", "size: 0", "export.size")]:
+        p = tmp_path / "c.yaml"
+        p.write_text(f"corpus: [.]\n{section}:\n  {body}\n")
+        try:
+            load_config(p)
+        except ConfigError as e:
+            assert e.message.startswith(f"{key} = 0 is outside"), e.message
+        else:
+            raise AssertionError(f"{section}: {body} was accepted")
