@@ -27,9 +27,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture(scope="session")
 def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The running local server (golong_data.llm.local_server.LocalServer: base_url, model, pid, log_path)."""
+    from homes import REAL_HOME
+
     from golong_data.errors import GolongError
     from golong_data.llm import local_server
 
+    local_server.wait_for_setup(REAL_HOME)  # `make test` may still be installing it in the background
     reason = local_server.unavailable_reason()
     if reason:
         _SKIPPED.append(f"{reason} (run `make local-llm`)")

@@ -29,6 +29,7 @@ from golong_data.llm.contract import LOCAL_MODEL
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PID_FILE = "local-llm.json"
 LOG_FILE = "local-llm.log"
+SETUP_LOCK = "local-llm-setup.lock"  # held by scripts/setup_local_llm.sh while it builds and installs
 N_CTX = 8192  # the model's trained context
 ORPHAN_GRACE_S = 30.0  # an auto-started server with no live user for this long exits by itself
 SETUP_HINT = "run `make local-llm` (bash scripts/setup_local_llm.sh .venv/bin/python), or pass --base-url/--model"
@@ -61,6 +62,43 @@ def unavailable_reason(python: str | None = None) -> str | None:
     if not model_path().exists():
         return f"the model file {model_path()} is missing"
     return None
+
+
+def setup_in_progress(home: Path | None = None) -> bool:
+    """True while scripts/setup_local_llm.sh runs for this GOLONG_HOME (it holds the setup lock throughout)."""
+    lock = (home or golong_home()) / SETUP_LOCK
+    if not lock.exists():
+        return False
+    with open(lock) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+def wait_for_setup(home: Path | None = None, timeout_s: float = 3600.0, say_every_s: float = 10.0) -> bool:
+    """Block while the local LLM is being set up (`make demo` builds llama-cpp-python in the background while
+    the LLM-free stages run); True if it waited. A line every say_every_s seconds, so a log never goes silent."""
+    home = home or golong_home()
+    if not setup_in_progress(home):
+        return False
+    t0 = last = time.monotonic()
+    log = home / "local-llm-setup.log"
+    print(f"local LLM: waiting for its setup to finish (llama-cpp-python build; log: {log})", file=sys.stderr,
+          flush=True)
+    while setup_in_progress(home):
+        if time.monotonic() - t0 > timeout_s:
+            raise GolongError(f"the local LLM setup did not finish in {timeout_s:.0f} s", f"see {log}")
+        if time.monotonic() - last >= say_every_s:
+            print(f"local LLM: still waiting for its setup ({time.monotonic() - t0:.0f} s)", file=sys.stderr,
+                  flush=True)
+            last = time.monotonic()
+        time.sleep(0.5)
+    importlib.invalidate_caches()  # the setup installed llama_cpp into this venv after we started
+    print(f"local LLM: setup finished after {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
+    return True
 
 
 def _free_port() -> int:
@@ -150,6 +188,7 @@ def start(state_dir: Path | None = None, port: int | None = None, wait_s: float 
         if running is not None:
             raise GolongError(f"the local LLM already runs on port {running.port}",
                               "stop it first with `golong-data serve-local --stop`")
+        wait_for_setup()
         reason = unavailable_reason()
         if reason:
             raise GolongError(f"cannot start the local LLM: {reason}", SETUP_HINT)
