@@ -296,8 +296,8 @@ def extract_pages(doc: pymupdf.Document) -> PdfPages:
             if n_bad > MAX_BAD_SHARE * n:
                 out.unreadable[i] = (f"unreadable characters: {n_bad} of {n} (U+FFFD, private-use, control), "
                                      f"over {MAX_BAD_SHARE:.0%}")
-            else:
-                text = chars.remove_bad(text)
+            else:  # (a paragraph of nothing but such characters goes too: no blank paragraph is left)
+                text = "\n\n".join(q for q in (chars.remove_bad(p).strip() for p in text.split("\n\n")) if q)
                 out.removed_chars += n_bad
         out.pages.append(text)
     return out
