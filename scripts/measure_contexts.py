@@ -102,6 +102,9 @@ def measure(samples: list[dict[str, Any]], docs: dict[str, dict[str, Any]], tok:
         ids = UUID.findall(content)
         out["uuids"] += len(ids)
         out["prompts_with_uuid"] += bool(ids)
+        # where they sit: a heading, a chat speaker label ("<id>: text"), or the documents' own text
+        out["uuids_in_headings"] += sum(len(UUID.findall(h)) for h in HEADING.findall(context))
+        out["uuids_as_speakers"] += len(re.findall(rf"^{UUID.pattern}: ", context, flags=re.M))
         prompt_tokens += s.get("n_tokens") or tok.count(content)
         uuid_tokens += sum(tok.count(u) for u in ids)
         kinds = [k for c in content if (k := bad_char_kind(c))]
@@ -124,7 +127,10 @@ def measure(samples: list[dict[str, Any]], docs: dict[str, dict[str, Any]], tok:
                 continue
             if starts_sentence(d["text"], d["text"].index(q), d["kind"] == "dialogue"):
                 out["quotes_at_sentence_start"] += 1
-            elif len(mid_examples) < 5:
+                continue
+            if d["kind"] == "dialogue" and q[:1].islower():
+                out["quotes_chat_lowercase_start"] += 1  # (counted as mid-sentence above, shown apart)
+            if len(mid_examples) < 8:
                 mid_examples.append(q[:70])
     located = out["quotes"] - out["quotes_not_located"]
     return {

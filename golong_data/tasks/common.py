@@ -116,7 +116,9 @@ def quotes(
     out: list[tuple[int, int, str]] = []
     for a, b in sentence_spans(body, lines=lines, cuts=cuts):
         s = body[a:b]
-        if "\n" not in s and _quotable(s, min_len, max_len, min_words):  # a quote is shown on one line
+        # a quote is shown on one line; outside chats a lower-case start continues a sentence interrupted by
+        # a display formula or a code block ("... as follows:\n\n<code>\n\nwhich can be used ...")
+        if "\n" not in s and (lines or not s[0].islower()) and _quotable(s, min_len, max_len, min_words):
             out.append((base + a, base + b, s))
     return out
 
