@@ -46,7 +46,7 @@ def _ends_sentence(text: str, m: re.Match[str], casual: bool) -> bool:
     ("A. Zeileis", "e.g."), and (except in casual chat, written in lower case) not followed by a lower-case
     word ('"Where?" said he.')."""
     if m.group().startswith(".") and m.group().rstrip("\"'’”)]") == ".":
-        w = _WORD_BEFORE.search(text, 0, m.start())
+        w = _WORD_BEFORE.search(text, max(0, m.start() - 40), m.start())  # (a window: linear overall)
         word = w.group(1).lstrip("(\"'‘“[") if w else ""
         if word in ABBREVIATIONS or (len(word) == 1 and word.isupper()) or "." in word:
             return False

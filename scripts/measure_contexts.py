@@ -90,7 +90,10 @@ def split_prompt(content: str) -> tuple[str, str]:
 
 
 def measure(samples: list[dict[str, Any]], docs: dict[str, dict[str, Any]], tok: Any) -> dict[str, Any]:
-    out: Counter[str] = Counter()
+    keys = ("samples uuids prompts_with_uuid uuids_in_headings uuids_as_speakers prompts_with_bad_chars pieces "
+            "short_pieces quotes quotes_at_sentence_start quotes_chat_lowercase_start quotes_ending_at_abbreviation "
+            "quotes_not_located").split()
+    out: Counter[str] = Counter(dict.fromkeys(keys, 0))
     bad: Counter[str] = Counter()
     short_examples: list[str] = []
     mid_examples: list[str] = []
@@ -134,7 +137,7 @@ def measure(samples: list[dict[str, Any]], docs: dict[str, dict[str, Any]], tok:
                 mid_examples.append(q[:70])
     located = out["quotes"] - out["quotes_not_located"]
     return {
-        **dict(sorted(out.items())),
+        **{k: out[k] for k in keys},
         "bad_chars": dict(sorted(bad.items())),
         "uuid_token_share": round(uuid_tokens / max(prompt_tokens, 1), 4),
         "quote_sentence_start_share": round(out["quotes_at_sentence_start"] / max(located, 1), 4),
