@@ -25,6 +25,59 @@ from golong_data.records import Document
 
 # A unit boundary: just after a blank line (paragraph break). PDF pages have few blank lines; a page is then one unit.
 _PARA_BREAK = re.compile(r"\n[ \t]*\n\s*")
+# A piece (evidence or distractor) holds at least a sentence: a one-word chat ("No") or a page left with a
+# figure's axis labels ("14") teaches nothing and only adds a heading.
+MIN_PIECE_WORDS = 8
+
+# ---------------------------------------------------------------- sentences
+# . ! ? (runs, then closing quotes/brackets) before whitespace or the end of the text.
+_SENT_END = re.compile(r"[.!?]+[\"'’”)\]]*(?=\s|$)")
+# A period after these does not end a sentence ("Mr. Knightley", "et al. (2008)", "Fig. 3").
+ABBREVIATIONS = frozenset(
+    "Mr Mrs Ms Messrs Mme Mlle Dr St Jr Sr Prof Rev Col Capt Gen Lt Sgt Hon Gov Sen Rep Esq "
+    "al cf vs viz Fig Figs Eq Eqs No Nos Vol Vols pp Sec Sect Ch Ref Refs approx resp Jan Feb Mar Apr "
+    "Aug Sep Sept Oct Nov Dec".split()
+)
+_WORD_BEFORE = re.compile(r"(\S+)$")
+
+
+def _ends_sentence(text: str, m: re.Match[str], casual: bool) -> bool:
+    """Whether the punctuation run m ends a sentence: not the period of an abbreviation or an initial
+    ("A. Zeileis", "e.g."), and (except in casual chat, written in lower case) not followed by a lower-case
+    word ('"Where?" said he.')."""
+    if m.group().startswith(".") and m.group().rstrip("\"'’”)]") == ".":
+        w = _WORD_BEFORE.search(text, max(0, m.start() - 40), m.start())  # (a window: linear overall)
+        word = w.group(1).lstrip("(\"'‘“[") if w else ""
+        if word in ABBREVIATIONS or (len(word) == 1 and word.isupper()) or "." in word:
+            return False
+    if not casual:
+        nxt = re.match(r"\s*(\S)", text[m.end() : m.end() + 40])
+        if nxt and nxt.group(1).islower():
+            return False
+    return True
+
+
+def sentence_spans(text: str, *, lines: bool = False, cuts: Sequence[int] = ()) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, surrounding whitespace left out.
+
+    Boundaries: sentence ends (see _ends_sentence), blank lines, the positions in `cuts` (section starts),
+    and with `lines` every line end (chat messages: one line each, often without a final period). Without
+    `lines` a single newline is a hard line wrap inside a sentence (Gutenberg text), not a boundary.
+    """
+    bounds = {0, len(text), *(c for c in cuts if 0 < c < len(text))}
+    bounds.update(m.end() for m in _SENT_END.finditer(text) if _ends_sentence(text, m, casual=lines))
+    bounds.update(m.start() for m in _PARA_BREAK.finditer(text))
+    if lines:
+        bounds.update(m.start() for m in re.finditer("\n", text))
+    out = []
+    edges = sorted(bounds)
+    for a, b in zip(edges, edges[1:], strict=False):
+        seg = text[a:b]
+        s = seg.strip()
+        if s:
+            a += len(seg) - len(seg.lstrip())
+            out.append((a, a + len(s)))
+    return out
 HEADING_FMT = "=== {} ==="
 PIECE_SEP = "\n\n"
 
@@ -186,8 +239,21 @@ class Library:
         """
         key = (doc_id, max_tokens)
         if key not in self._pieces:
-            self._pieces[key] = list(self._make_pieces(self.docs[doc_id], max_tokens))
+            doc = self.docs[doc_id]
+            self._pieces[key] = [p for p in self._make_pieces(doc, max_tokens) if self.has_a_sentence(p)]
         return self._pieces[key]
+
+    def doc_has_a_sentence(self, doc_id: str) -> bool:
+        """Whether the document can give any piece at all (see has_a_sentence); no tokenizing needed."""
+        return self.has_a_sentence(Piece(doc_id, "", 0, len(self.docs[doc_id].text), 0))
+
+    def has_a_sentence(self, piece: Piece) -> bool:
+        """At least MIN_PIECE_WORDS words of the document's own text (a chat's "speaker: " labels not counted)."""
+        doc = self.docs[piece.doc_id]
+        if doc.kind != "dialogue":
+            return len(doc.text[piece.start : piece.end].split()) >= MIN_PIECE_WORDS
+        said = (doc.text[max(s.start, piece.start) : min(s.end, piece.end)] for s in doc.sections)
+        return sum(len(t.split()) for t in said) >= MIN_PIECE_WORDS
 
     def _make_pieces(self, doc: Document, max_tokens: int) -> Iterator[Piece]:
         units = self.units(doc.id)
@@ -291,16 +357,18 @@ class Library:
         return Piece(doc_id, doc.title or doc_id, start, end, n, secs, cut)
 
     def truncate(self, piece: Piece, max_tokens: int) -> Piece | None:
-        """The longest prefix of `piece` within max_tokens, cut at a paragraph, else line or sentence end."""
+        """The longest prefix of `piece` within max_tokens, cut at a paragraph, else sentence end (a chat's line
+        end); None when that prefix would hold less than a sentence (MIN_PIECE_WORDS)."""
         if piece.cut is not None or max_tokens <= 0:
             return None
         units = [u for u in self.units(piece.doc_id) if piece.start <= u.start and u.end <= piece.end]
-        text = self.docs[piece.doc_id].text
+        doc = self.docs[piece.doc_id]
+        text = doc.text
         used, end = 0, piece.start
         for u in units:
             if used + u.n_tokens > max_tokens:
-                # The unit that does not fit: keep its longest fitting prefix that ends a line or sentence.
-                cuts = [m.end() for m in re.finditer(r"[.!?]\s+|\n", text[u.start : u.end])]
+                # The unit that does not fit: keep its longest fitting prefix that ends a sentence.
+                cuts = [b for _, b in sentence_spans(text[u.start : u.end], lines=doc.kind == "dialogue")]
                 lo, hi, best = 0, len(cuts) - 1, 0
                 while lo <= hi:  # binary search: one count per probe, on one paragraph only
                     mid = (lo + hi) // 2
@@ -317,7 +385,8 @@ class Library:
             end = u.end
         if end <= piece.start:
             return None
-        return Piece(piece.doc_id, f"{piece.heading} (excerpt)", piece.start, end, used, piece.sections)
+        excerpt = Piece(piece.doc_id, f"{piece.heading} (excerpt)", piece.start, end, used, piece.sections)
+        return excerpt if self.has_a_sentence(excerpt) else None
 
 
 def _contains_any(text: str, needles: Sequence[str]) -> bool:

@@ -311,7 +311,9 @@ def program_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
     calling it again gives the same control flow, so a slot's outcome is the same on any shard."""
     builder = get_builder(task)
     cfg = syn.cfg
-    cands = [d for d in sorted(docs, key=lambda d: d.id) if builder.for_kind(d.kind)]
+    # (a document under a sentence, e.g. a one-word chat, gives no piece to ask about or pad with)
+    cands = [d for d in sorted(docs, key=lambda d: d.id)
+             if builder.for_kind(d.kind) and syn.lib.doc_has_a_sentence(d.id)]
     out: list[tuple[int, str, Built]] = []
     if not cands or quota == 0:
         return out

@@ -10,6 +10,11 @@ Shapes understood (detected from the data, not the file name):
 
 Text layout: one line-group per turn, "speaker: text", turns separated by a newline. A turn section's
 offsets cover the turn's own text only, so text[start:end] is exactly what the speaker said.
+
+Speakers are shown by name: the corpus's own (OpenAI "name", ShareGPT "from", transcript labels) when it is
+readable; an opaque id (chitchat's sender UUIDs, 28 % of the tokens of a chat-heavy context) becomes
+"Speaker A", "Speaker B", ... in order of first appearance in its conversation, the id kept in the turn's
+meta as "sender_id". A conversation without a title (chitchat's "prompt") is "<file> conversation N".
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.errors import InputError
+from golong_data.ingest.chars import remove_bad
 from golong_data.ingest.document import Part, build_document
 from golong_data.records import Document, sha256_file
 
@@ -28,9 +34,32 @@ from golong_data.records import Document, sha256_file
 TRANSCRIPT_LINE = re.compile(r"^([A-Za-z][\w .'()\-]{0,39}?)\s*:\s+(\S.*)$")
 
 
+# A machine id, not a name: a UUID, a long hex string, or one long token of letters and digits.
+OPAQUE_ID = re.compile(r"[0-9a-fA-F-]{16,}|(?=[A-Za-z_-]*\d)[A-Za-z0-9_-]{20,}")
+
+
 def _turn_part(speaker: str, text: str, meta: dict[str, Any]) -> Part:
     speaker = str(speaker).strip() or "unknown"
-    return Part("turn", speaker, text, meta={"speaker": speaker, **meta}, prefix=f"{speaker}: ")
+    return Part("turn", speaker, remove_bad(text), meta={"speaker": speaker, **meta}, prefix=f"{speaker}: ")
+
+
+def readable_speakers(parts: list[Part]) -> list[Part]:
+    """Turns with opaque speaker ids replaced by "Speaker A", "Speaker B", ... (first appearance order in
+    this conversation; letters already used as a name are skipped); readable names are kept."""
+    names = {p.meta["speaker"] for p in parts}
+    letters = (f"Speaker {chr(65 + i % 26)}{i // 26 or ''}" for i in range(10**6))
+    alias: dict[str, str] = {}
+    out = []
+    for p in parts:
+        sp = p.meta["speaker"]
+        if not OPAQUE_ID.fullmatch(sp):
+            out.append(p)
+            continue
+        if sp not in alias:
+            alias[sp] = next(n for n in letters if n not in names)
+        a = alias[sp]
+        out.append(Part(p.kind, a, p.text, meta={**p.meta, "speaker": a, "sender_id": sp}, prefix=f"{a}: "))
+    return out
 
 
 def _content_text(content: Any) -> str:
@@ -111,7 +140,7 @@ def _conversations(data: Any) -> list[tuple[str, Any]]:
 def _documents(path: Path, fmt: str, convs: list[tuple[str, Any]]) -> list[Document | InputError]:
     out: list[Document | InputError] = []
     digest = sha256_file(path)
-    for key, conv in convs:
+    for n, (key, conv) in enumerate(convs):
         turns = conversation_turns(conv)
         if turns is None:
             out.append(InputError("dialogue_unknown_shape", f"conversation {key!r}: not chitchat/OpenAI/ShareGPT"))
@@ -119,10 +148,14 @@ def _documents(path: Path, fmt: str, convs: list[tuple[str, Any]]) -> list[Docum
         if not turns:
             out.append(InputError("dialogue_empty", f"conversation {key!r} has no non-empty turns"))
             continue
-        # chitchat chats carry their topic as "prompt": a better title than a UUID
-        title = str(conv.get("title") or conv.get("prompt") or conv.get("id") or key) if isinstance(conv, dict) else key
+        # chitchat chats carry their topic as "prompt"; an id (a UUID key) is no title
+        title = str(conv.get("title") or conv.get("prompt") or conv.get("id") or "") if isinstance(conv, dict) else ""
+        if not title.strip() or OPAQUE_ID.fullmatch(title.strip()):
+            title = f"{path.stem} conversation {n + 1}"
+        title = remove_bad(" ".join(title.split()))
         extra = {"conversation": key}
-        out.append(build_document("dialogue", title, path, fmt, turns, sep="\n", source_extra=extra, sha256=digest))
+        out.append(build_document("dialogue", title, path, fmt, readable_speakers(turns), sep="\n",
+                                  source_extra=extra, sha256=digest))
     return out
 
 
@@ -206,7 +239,7 @@ def transcript_document(path: Path, text: str) -> Document:
             turns.append([m.group(1).strip(), m.group(2).strip()])
         elif ln.strip() and turns:
             turns[-1][1] += "\n" + ln.strip()
-    parts = [_turn_part(s, t, {}) for s, t in turns]
+    parts = readable_speakers([_turn_part(s, t, {}) for s, t in turns])
     if not parts:
         raise InputError("dialogue_empty", "no 'speaker: text' lines")
     return build_document("dialogue", path.stem, path, "txt", parts, sep="\n")

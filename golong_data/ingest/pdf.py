@@ -16,26 +16,50 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pymupdf
 
 from golong_data.errors import InputError
-from golong_data.ingest import quality
+from golong_data.ingest import chars, quality
 from golong_data.ingest.document import Part, build_document
 from golong_data.records import Document
 
-# Header/footer band: the top and bottom 9% of the page (running heads sit in the margins).
-_BAND = 0.09
+# Header/footer band: a running head starts in the top 15 % of the page (a foot ends in the bottom 15 %).
+_BAND = 0.15
 # A block repeating (digits masked) in the band on at least this share of pages is a running head/foot.
 _REPEAT_SHARE = 0.3
 _PAGE_NUMBER = re.compile(r"^\s*(page\s+)?[-–—]?\s*(\d{1,4}|[ivxlcdm]{1,7})\s*[-–—]?\s*$", re.I)
 _DIGITS = re.compile(r"\d+")
-# TeX T1-encoded fonts without a ToUnicode map leak their ligature slots as control characters
-# (survival's tiedtimes.pdf: "Roundo\x1b error" for "Roundoff error"); T1 puts ff fi fl ffi ffl at 0x1B-0x1F.
-_T1_SLOTS = re.compile("[\x1b-\x1f]")
-_T1_LIGATURES = str.maketrans({"\x1b": "ff", "\x1c": "fi", "\x1d": "fl", "\x1e": "ffi", "\x1f": "ffl"})
+# TeX T1-encoded fonts without a ToUnicode map leak their low slots as control characters (survival's
+# tiedtimes.pdf: "Roundo\x1b error" for "Roundoff error"); T1 puts ff fi fl ffi ffl at 0x1B-0x1F.
+# Adobe Symbol writes the pieces of tall brackets (matrices, cases) as private-use codes U+F8EB-U+F8FE,
+# which Unicode has as U+239B-U+23AD.
+_T1_SLOTS = re.compile("[\x10-\x16\x1b-\x1f\x88\uf8eb-\uf8fe]")
+_T1_LIGATURES = str.maketrans({
+    "\x1b": "ff", "\x1c": "fi", "\x1d": "fl", "\x1e": "ffi", "\x1f": "ffl",
+    **{chr(0xF8EB + i): c for i, c in enumerate("⎛⎜⎝⎡⎢⎣⎧⎨⎩⎪⎮⎞⎟⎠⎤⎥⎦⎫⎬⎭")},
+})
+# T1 also puts “ ” at 0x10/0x11 and – — at 0x15/0x16 (strucchange: "\x10dating\x11", "1986\x151989"), and
+# the TS1 companion font's 0x88 is the itemize bullet (survival: "\x88 For all continuous covariates").
+# Math extension fonts use the same slots for big delimiters (coin's MAXtest: "\x10\ng(Xi)g(Xi)⊤\x11"), so
+# these are mapped only where they sit as text punctuation; the rest are left to the unreadable count.
+_T1_PUNCT = re.compile(r"\x10(?=\w)|(?<=[\w.,;:!?'])\x11|(?<=\w)\x15(?=\w)|(?<=[\w ])\x16(?=[\w ])|^\x88(?= )", re.M)
+_T1_PUNCT_MAP = {"\x10": "\u201c", "\x11": "\u201d", "\x15": "\u2013", "\x16": "\u2014", "\x88": "\u2022"}
+
+
+def _t1_text(text: str) -> str:
+    """Leaked T1/TS1 slots and Adobe Symbol bracket pieces -> the characters they stand for."""
+    if not _T1_SLOTS.search(text):  # (translate is slow)
+        return text
+    return _T1_PUNCT.sub(lambda m: _T1_PUNCT_MAP[m.group()], text.translate(_T1_LIGATURES))
+
+
+# A page whose text is more than this share U+FFFD / private-use / control characters (what is left after
+# the maps above; non-space characters counted) is dropped and ledgered; fewer are removed. Set from the
+# 45 corpus vignettes' pages (README): math-heavy pages typeset with unmapped fonts cross it.
+MAX_BAD_SHARE = 0.02
 # A line ending in letter + hyphen whose next line starts with a lowercase letter: a word split by the
 # typesetter (or a real compound split at its hyphen; see _join_hyphenated).
 _HYPHEN_END = re.compile(r"([^\W\d_]+)-$")
@@ -54,11 +78,14 @@ class _Block:
 @dataclass
 class PdfPages:
     """Pages of a PDF as cleaned text (paragraphs split by blank lines); `garbage` maps page index -> reason
-    for pages judged garbage."""
+    for pages judged glyph garbage, `unreadable` for pages over MAX_BAD_SHARE unreadable characters;
+    `removed_chars` counts the unreadable characters taken out of the pages kept."""
 
     title: str
     pages: list[str]
     garbage: dict[int, str]
+    unreadable: dict[int, str] = field(default_factory=dict)
+    removed_chars: int = 0
 
 
 def _open(path: Path) -> pymupdf.Document:
@@ -89,7 +116,7 @@ def _blocks(page: pymupdf.Page, textpage: pymupdf.TextPage) -> list[_Block]:
     for b in page.get_text("blocks", textpage=textpage):
         if b[6] != 0:  # image block
             continue
-        text = b[4].translate(_T1_LIGATURES) if _T1_SLOTS.search(b[4]) else b[4]  # (translate is slow)
+        text = _t1_text(b[4])
         lines = [ln for ln in map(str.strip, text.split("\n")) if ln]
         if lines:
             out.append(_Block(b[0], b[1], b[2], b[3], lines))
@@ -125,10 +152,14 @@ def reading_order(blocks: list[_Block], width: float) -> list[_Block]:
     return ordered
 
 
-def _band_key(block: _Block, height: float) -> str | None:
-    if block.y1 <= height * _BAND:
+def _band_key(block: _Block, blocks: list[_Block], height: float) -> str | None:
+    """'top'/'bottom' + the block's text (digits masked) for a block at a page edge: inside the band and with
+    no other block wholly above (below) it. Running heads sit there whatever the margins (JSS's A4 heads end
+    at 10 % of the page), while the body's first lines, which can repeat too ("Example 1"), have the head
+    above them."""
+    if block.y0 <= height * _BAND and not any(o.y1 <= block.y0 + 1 for o in blocks if o is not block):
         pos = "top"
-    elif block.y0 >= height * (1 - _BAND):
+    elif block.y1 >= height * (1 - _BAND) and not any(o.y0 >= block.y1 - 1 for o in blocks if o is not block):
         pos = "bottom"
     else:
         return None
@@ -136,32 +167,42 @@ def _band_key(block: _Block, height: float) -> str | None:
 
 
 def _strip_running(pages: list[list[_Block]], heights: list[float]) -> list[list[_Block]]:
-    """Drop running headers/footers (repeating band blocks) and bare page numbers in the bands."""
+    """Drop running headers/footers (edge blocks repeating on many pages), their variants at the same height,
+    and bare page numbers at the edges."""
+    keys = [[_band_key(b, blocks, h) for b in blocks] for blocks, h in zip(pages, heights, strict=True)]
     counts: Counter[str] = Counter()
-    for blocks, h in zip(pages, heights, strict=True):
-        counts.update({k for b in blocks if (k := _band_key(b, h))})
+    for ks in keys:
+        counts.update({k for k in ks if k})
     need = max(2, round(_REPEAT_SHARE * len(pages)))
     running = {k for k, n in counts.items() if n >= need} if len(pages) >= 3 else set()
-    running_tokens = [(k.split("\x00")[0], set(k.split())) for k in running]
+    # where each running head sits (its vertical extent over the pages), so a variant must sit there too
+    spans: dict[str, tuple[float, float]] = {}
+    for blocks, ks in zip(pages, keys, strict=True):
+        for b, k in zip(blocks, ks, strict=True):
+            if k in running:
+                y0, y1 = spans.get(k, (b.y0, b.y1))
+                spans[k] = (min(y0, b.y0), max(y1, b.y1))
     out = []
-    for blocks, h in zip(pages, heights, strict=True):
+    for blocks, ks in zip(pages, keys, strict=True):
         kept = []
-        for b in blocks:
-            k = _band_key(b, h)
-            if k is not None and (
-                k in running or _PAGE_NUMBER.match(" ".join(b.lines)) or _like_running(k, running_tokens)
-            ):
+        for b, k in zip(blocks, ks, strict=True):
+            if k is not None and (k in running or _PAGE_NUMBER.match(" ".join(b.lines)) or _like_running(k, b, spans)):
                 continue
             kept.append(b)
         out.append(kept)
     return out
 
 
-def _like_running(key: str, running: list[tuple[str, set[str]]]) -> bool:
-    """A band block sharing most of its words with a running head/foot at the same edge is a variant of it
-    (e.g. the first page's footer, which adds the journal line to the running one)."""
+def _like_running(key: str, block: _Block, running: dict[str, tuple[float, float]]) -> bool:
+    """An edge block sharing most of its words with a running head/foot at the same edge and height is a
+    variant of it (e.g. the first page's footer, which adds the journal line to the running one); the
+    title on page 1, as many words as the running head but lower on the page, is not."""
     pos, toks = key.split("\x00")[0], set(key.split())
-    return any(p == pos and len(toks & t) >= 0.5 * len(toks | t) for p, t in running)
+    for k, (y0, y1) in running.items():
+        t = set(k.split())
+        if k.split("\x00")[0] == pos and len(toks & t) >= 0.5 * len(toks | t) and block.y0 < y1 and block.y1 > y0:
+            return True
+    return False
 
 
 def _join_hyphenated(head: str, tail: str, vocab: str) -> str:
@@ -244,15 +285,22 @@ def extract_pages(doc: pymupdf.Document) -> PdfPages:
     # The document's own text (lines joined by newlines, so split words are not counted as written forms)
     # decides how split words are joined.
     vocab = "\n".join(ln for groups in line_groups for g in groups for ln in g).lower()
-    pages: list[str] = []
-    garbage: dict[int, str] = {}
+    out = PdfPages(title=title, pages=[], garbage={})
     for i, groups in enumerate(line_groups):
         text = unicodedata.normalize("NFKC", "\n\n".join(_paragraph(g, vocab) for g in groups if g))
-        pages.append(text)
         reason = quality.garbage_reason(text)
         if reason:
-            garbage[i] = reason
-    return PdfPages(title=title, pages=pages, garbage=garbage)
+            out.garbage[i] = reason
+        elif n_bad := chars.count_bad(text):
+            n = len("".join(text.split()))
+            if n_bad > MAX_BAD_SHARE * n:
+                out.unreadable[i] = (f"unreadable characters: {n_bad} of {n} (U+FFFD, private-use, control), "
+                                     f"over {MAX_BAD_SHARE:.0%}")
+            else:  # (a paragraph of nothing but such characters goes too: no blank paragraph is left)
+                text = "\n\n".join(q for q in (chars.remove_bad(p).strip() for p in text.split("\n\n")) if q)
+                out.removed_chars += n_bad
+        out.pages.append(text)
+    return out
 
 
 def _title(page_dict: dict) -> str:
@@ -261,14 +309,14 @@ def _title(page_dict: dict) -> str:
     for b in page_dict["blocks"]:
         for line in b.get("lines", []):
             for s in line["spans"]:
-                text = s["text"].translate(_T1_LIGATURES).strip()
+                text = _t1_text(s["text"]).strip()
                 if text:
                     spans.append((round(s["size"], 1), text))
     if not spans:
         return ""
     top = max(size for size, _ in spans)
     title = " ".join(t for size, t in spans if size == top)
-    return unicodedata.normalize("NFKC", re.sub(r"\s+", " ", title)).strip()[:300]
+    return chars.remove_bad(unicodedata.normalize("NFKC", re.sub(r"\s+", " ", title))).strip()[:300]
 
 
 def read_pdf(path: Path) -> Document:
@@ -291,9 +339,11 @@ def read_pdf(path: Path) -> Document:
     if whole or (judged and sum(i in pages.garbage for i in judged) * 2 > len(judged)):
         detail = whole or f"{len(pages.garbage)} of {len(judged)} text pages are glyph garbage"
         raise InputError("pdf_glyph_garbage", f"{detail} (fonts without a usable ToUnicode map?)")
-    parts = [Part("page", f"page {n}", t) for n, t in texts if (n - 1) not in pages.garbage and t.strip()]
-    dropped = [{"page": i + 1, "reason": r} for i, r in sorted(pages.garbage.items())]
+    gone = {**pages.garbage, **pages.unreadable}
+    parts = [Part("page", f"page {n}", t) for n, t in texts if (n - 1) not in gone and t.strip()]
+    dropped = [{"page": i + 1, "reason": r} for i, r in sorted(gone.items())]
     title = pages.title if len(pages.title) >= 3 else unicodedata.normalize("NFKC", meta_title).strip()
     return build_document(
-        "paper", title, path, "pdf", parts, extra_quality={"pages": len(texts), "dropped_pages": dropped}
+        "paper", title, path, "pdf", parts, extra_quality={"pages": len(texts), "dropped_pages": dropped,
+                                                  "removed_chars": pages.removed_chars}
     )

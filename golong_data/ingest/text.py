@@ -1,7 +1,9 @@
 """Plain text and Markdown -> Document.
 
 A book with "Chapter N" / "CHAPTER IV" heading lines (the Project Gutenberg layout of the Austen novels)
-becomes kind "book" with one "chapter" section per heading, running to the next heading. Markdown gets a
+becomes kind "book" with one "chapter" section per heading, running to the next heading. Chapter numbers
+that restart in each volume or part (Emma: three "CHAPTER I") are kept apart by the heading above them:
+the section is titled "VOLUME I, CHAPTER I"; any title still repeated gets " (2)", " (3)". Markdown gets a
 "section" per ATX heading. A file of "speaker: text" lines is a dialogue (dialogue.transcript_document).
 The text itself is kept as written (line endings normalised to \\n), so offsets point into the file's words.
 """
@@ -17,6 +19,7 @@ from golong_data.ingest.document import build_document
 from golong_data.records import Document, Section
 
 CHAPTER = re.compile(r"^[ \t]*(?:chapter|CHAPTER|Chapter)[ \t]+([0-9]+|[IVXLCDM]+)\b[^\n]*$", re.M)
+VOLUME = re.compile(r"^[ \t]*(?:VOLUME|Volume|PART|Part|BOOK|Book)[ \t]+([0-9]+|[IVXLCDM]+)[ \t.]*$", re.M)
 MD_HEADING = re.compile(r"^(#{1,3})[ \t]+(.+?)[ \t#]*$", re.M)
 
 
@@ -31,14 +34,24 @@ def decode_text(path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _spans(matches: list[re.Match[str]], text: str, kind: str, title_group: int) -> list[Section]:
-    """One section per heading match: from the heading line to the next heading (trailing blank lines out)."""
+def _spans(
+    matches: list[re.Match[str]], text: str, kind: str, title_group: int, volumes: list[re.Match[str]] = ()
+) -> list[Section]:
+    """One section per heading match: from the heading line to the next heading or volume heading (trailing
+    blank lines out), titled with the volume heading above it when there is one; repeats numbered."""
     sections = []
-    for i, m in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+    stops = sorted([m.start() for m in matches[1:]] + [v.start() for v in volumes] + [len(text)])
+    seen: dict[str, int] = {}
+    for m in matches:
+        end = next(p for p in stops if p > m.start())
         end = m.start() + len(text[m.start() : end].rstrip())
         title = re.sub(r"\s+", " ", m.group(0).strip() if kind == "chapter" else m.group(title_group)).strip()
-        sections.append(Section(kind=kind, title=title, start=m.start(), end=end))
+        vol = [v for v in volumes if v.start() < m.start()]
+        if vol:
+            title = f"{' '.join(vol[-1].group(0).split()).rstrip('.')}, {title}"
+        seen[title] = seen.get(title, 0) + 1
+        sections.append(Section(kind=kind, title=title if seen[title] == 1 else f"{title} ({seen[title]})",
+                                start=m.start(), end=end))
     return sections
 
 
@@ -52,7 +65,7 @@ def read_text(path: Path) -> Document:
     fmt = "md" if path.suffix.lower() in (".md", ".markdown") else "txt"
     chapters = list(CHAPTER.finditer(text))
     if len(chapters) >= 2:
-        sections = _spans(chapters, text, "chapter", 0)
+        sections = _spans(chapters, text, "chapter", 0, list(VOLUME.finditer(text)))
         kind = "book"
     elif fmt == "md":
         sections = _spans(list(MD_HEADING.finditer(text)), text, "section", 2)

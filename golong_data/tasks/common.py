@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from golong_data.context import Piece
+from golong_data.context import Piece, sentence_spans
 from golong_data.records import Document
 
 
@@ -82,7 +82,6 @@ def fmt_rows(rows: list[list[Any]]) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------- text helpers
-_SENT_END = re.compile(r"[.!?]+[\"'’”)\]]*(?=\s|$)")
 _WORD = re.compile(r"\w+")
 _NOT_PROSE = re.compile(r"https?:|www\.|[\[\]{}|=<>\\_$#@]|\.\w+\(|R>")
 _TERM_WORD = re.compile(r"[A-Z][a-zA-Z]{2,}")
@@ -108,31 +107,19 @@ def _quotable(s: str, min_len: int, max_len: int, min_words: int) -> bool:
 
 
 def quotes(
-    body: str, base: int, min_len: int = 40, max_len: int = 200, min_words: int = 6
+    body: str, base: int, min_len: int = 40, max_len: int = 200, min_words: int = 6, *, lines: bool = False,
+    cuts: Sequence[int] = (),
 ) -> list[tuple[int, int, str]]:
-    """Sentences of one line each (or, for chat turns and PDF lines without any, whole short lines), as
-    (doc_start, doc_end, text) with text == the document's slice. Linear in the body's length."""
+    """Whole sentences on one line (context.sentence_spans: cut at sentence starts, never after "Mr."), as
+    (doc_start, doc_end, text) with text == the document's slice. `lines`: each line is an utterance (chat
+    turns); `cuts`: body offsets where a section starts (a turn after its "speaker: " prefix)."""
     out: list[tuple[int, int, str]] = []
-    lines: list[tuple[int, str]] = []
-    pos = 0
-    for line in body.split("\n"):
-        lines.append((pos, line))
-        pos += len(line) + 1
-    for off, line in lines:
-        start = 0
-        for m in _SENT_END.finditer(line):
-            seg = line[start : m.end()]
-            s = seg.strip()
-            if _quotable(s, min_len, max_len, min_words):
-                a = base + off + start + seg.index(s)
-                out.append((a, a + len(s), s))
-            start = m.end()
-    if not out:
-        for off, line in lines:
-            s = line.strip()
-            if _quotable(s, min_len, max_len, min_words):
-                a = base + off + line.index(s)
-                out.append((a, a + len(s), s))
+    for a, b in sentence_spans(body, lines=lines, cuts=cuts):
+        s = body[a:b]
+        # a quote is shown on one line; outside chats a lower-case start continues a sentence interrupted by
+        # a display formula or a code block ("... as follows:\n\n<code>\n\nwhich can be used ...")
+        if "\n" not in s and (lines or not s[0].islower()) and _quotable(s, min_len, max_len, min_words):
+            out.append((base + a, base + b, s))
     return out
 
 
@@ -145,7 +132,8 @@ def unique_quotes(
     whole document, so only as many candidates are checked as are needed)."""
     p = focus.pieces[i]
     text = focus.doc.text
-    cands = quotes(focus.body(i), p.start, **kw)
+    cuts = [sec.start - p.start for sec in focus.doc.sections if p.start < sec.start < p.end]
+    cands = quotes(focus.body(i), p.start, lines=focus.doc.kind == "dialogue", cuts=cuts, **kw)
     if rng is not None:
         rng.shuffle(cands)
     out = []

@@ -25,12 +25,32 @@ def test_chitchat_one_document_per_chat_turns_slice_exactly(raw: dict) -> None:
         assert doc.kind == "dialogue" and doc.source["conversation"] == chat_id
         turns = [t for t in chat["messages"] if any(m["text"].strip() for m in t)]
         assert len(doc.sections) == len(turns)
+        # the senders are UUIDs: shown as Speaker A, B in order of first appearance, the id kept in meta
+        senders = list(dict.fromkeys(t[0]["sender"] for t in turns))
         for s, turn in zip(doc.sections, turns, strict=True):
             said = "\n".join(m["text"].strip() for m in turn if m["text"].strip())
             assert doc.text[s.start : s.end] == said
-            assert s.kind == "turn" and s.meta["speaker"] == turn[0]["sender"] == s.title
+            name = "Speaker " + "AB"[senders.index(turn[0]["sender"])]
+            assert s.kind == "turn" and s.meta["speaker"] == name == s.title
+            assert s.meta["sender_id"] == turn[0]["sender"]
             assert s.meta["timestamp"] == turn[0]["timestamp"]
-            assert doc.text[: s.start].endswith(f"{turn[0]['sender']}: ")
+            assert doc.text[: s.start].endswith(f"{name}: ")
+        assert chat_id not in doc.text and not dialogue.OPAQUE_ID.search(doc.text + doc.title)
+
+
+def test_chitchat_titles_are_topics_or_numbered_never_ids(raw: dict) -> None:
+    docs = dialogue.read_dialogue_json(CHATS)
+    untitled = [n for n, c in enumerate(raw.values()) if not c.get("prompt")]
+    assert untitled  # the sample has chats without a "prompt" (their key, a UUID, was their title)
+    for n, (doc, chat) in enumerate(zip(docs, raw.values(), strict=True)):
+        assert doc.title == (chat.get("prompt") or f"chitchat_sample conversation {n + 1}").strip()
+
+
+def test_readable_names_are_kept(tmp_path: Path) -> None:
+    p = tmp_path / "talk.txt"
+    p.write_text("Alice: hi there\nBob: hello\nAlice: how are you?\nBob: fine\n", encoding="utf-8")
+    doc = text.read_text(p)
+    assert [s.meta["speaker"] for s in doc.sections] == ["Alice", "Bob", "Alice", "Bob"]
 
 
 def first_chat_as(raw: dict, shape: str) -> tuple[object, list[tuple[str, str]]]:

@@ -53,3 +53,28 @@ def test_bad_text_files(tmp_path: Path) -> None:
         with pytest.raises(InputError) as e:
             text.read_text(p)
         assert e.value.reason == reason
+
+
+def test_chapter_titles_keep_their_volume_emma() -> None:
+    # Emma (Gutenberg text, three volumes whose chapters each restart at I; the fixture holds each volume's
+    # first two chapters): "CHAPTER I" alone would name three sections.
+    path = FIXTURES / "texts" / "emma_volumes.txt"
+    raw = path.read_text(encoding="utf-8")
+    assert raw.count("\nCHAPTER I\n") == 3 and raw.count("\nVOLUME ") == 3
+    doc = text.read_text(path)
+    titles = [s.title for s in doc.sections]
+    assert doc.kind == "book" and doc.title == "EMMA"
+    assert titles == [f"VOLUME {v}, CHAPTER {c}" for v in ("I", "II", "III") for c in ("I", "II")]
+    # a chapter ends before the next volume's heading, which does not ride along in its text
+    last_of_vol1 = doc.text[doc.sections[1].start : doc.sections[1].end]
+    assert last_of_vol1.startswith("CHAPTER II") and "VOLUME II" not in last_of_vol1
+
+
+def test_repeated_chapter_titles_are_numbered(tmp_path: Path) -> None:
+    # the same Emma text with its volume lines taken out: the repeats are told apart by number
+    raw = (FIXTURES / "texts" / "emma_volumes.txt").read_text(encoding="utf-8")
+    p = tmp_path / "emma_flat.txt"
+    p.write_text("\n".join(ln for ln in raw.split("\n") if not ln.startswith("VOLUME ")), encoding="utf-8")
+    titles = [s.title for s in text.read_text(p).sections]
+    assert titles == ["CHAPTER I", "CHAPTER II", "CHAPTER I (2)", "CHAPTER II (2)", "CHAPTER I (3)", "CHAPTER II (3)"]
+    assert len(set(titles)) == len(titles)

@@ -113,3 +113,78 @@ def test_registry_lists_the_choices() -> None:
     with pytest.raises(ConfigError) as e:
         get_builder("multihop")
     assert "expected one of: precise_retrieval" in str(e.value)
+
+
+# ---------------------------------------------------------------- clean pieces and quotes (issue 19)
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+TITLES = ("Mr", "Mrs", "Miss", "Dr", "St")
+
+
+def _opens_sentence(text: str, pos: int) -> bool:
+    """Independent check: after a blank line, or after . ! ? (closing quotes allowed) that is not a title's
+    period, skipping spaces and single line wraps; and not starting lower case."""
+    if text[pos].islower():
+        return False
+    before = text[:pos].rstrip(" \t")
+    if not before or before.endswith("\n\n") or before.rstrip(" \t").endswith("\n\n"):
+        return True
+    before = before.rstrip()
+    core = before.rstrip("\"'’”)")
+    if not core or core[-1] not in ".!?":
+        return False
+    return not (core[-1] == "." and core[:-1].split()[-1].strip("\"'‘“(") in TITLES)
+
+
+def test_quotes_cut_at_sentence_starts_never_after_mr() -> None:
+    from golong_data.tasks.common import quotes
+
+    # Emma's Gutenberg text is hard-wrapped at ~70 columns: a line start is usually mid-sentence, and
+    # "Mr. Woodhouse" puts a period inside the sentence. (Cut per line, 40 % of the quotes started
+    # mid-sentence and some ended at "Mr.".)
+    emma = (FIXTURES / "texts" / "emma_volumes.txt").read_text(encoding="utf-8")
+    qs = quotes(emma, 0)
+    assert len(qs) >= 50
+    for a, b, q in qs:
+        assert emma[a:b] == q and "\n" not in q
+        assert _opens_sentence(emma, a), q
+        assert not any(q.endswith(f" {t}.") for t in TITLES), q
+    assert any("Mr. " in q for _, _, q in qs)  # the abbreviation stays inside its sentence ("Mr. Weston's")
+
+
+def test_chat_quotes_leave_the_speaker_label_out(docs: list[Document]) -> None:
+    from golong_data.tasks.common import quotes
+
+    chats = [d for d in by_kind(docs, "dialogue") if len(d.sections) >= 6][:20]
+    n = 0
+    for d in chats:
+        cuts = [s.start for s in d.sections]
+        for a, b, q in quotes(d.text, 0, min_len=20, min_words=4, lines=True, cuts=cuts):
+            n += 1
+            # inside one turn's own text, so never with its "Speaker A: " label
+            assert not q.startswith("Speaker ") and any(s.start <= a and b <= s.end for s in d.sections), q
+    assert n >= 20
+
+
+def test_every_piece_and_excerpt_holds_a_sentence(docs: list[Document]) -> None:
+    from golong_data.context import MIN_PIECE_WORDS
+
+    lib = Library(docs, get_tokenizer())
+    # the chitchat sample has one-line chats ("hello?"): shown whole they would be a piece of one word
+    tiny = [d for d in by_kind(docs, "dialogue") if len(d.text.split()) < 6]
+    assert tiny
+    assert all(lib.pieces(d.id, 2000) == [] for d in tiny)
+    for d in docs:
+        for p in lib.pieces(d.id, 1500):
+            assert len(lib.body(p).split()) >= MIN_PIECE_WORDS, p.heading
+    # an excerpt (the piece that closes the gap to the bucket) ends at a sentence end, not at "Mr." or a
+    # line wrap, or is not made at all
+    book = next(d for d in docs if d.title == "Persuasion")
+    for p in lib.pieces(book.id, 1500)[:6]:
+        for budget in (40, 90, 200, 400):
+            t = lib.truncate(p, budget)
+            if t is None:
+                continue
+            body = lib.body(t)
+            assert len(body.split()) >= MIN_PIECE_WORDS and t.n_tokens <= budget
+            assert body.rstrip("\"'’”)")[-1] in ".!?" or body.endswith("\n"), body[-60:]
+            assert not any(body.endswith(f" {m}.") for m in TITLES)
