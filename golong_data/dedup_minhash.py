@@ -76,12 +76,14 @@ def _fmix32(hv: np.ndarray) -> np.ndarray:
 class BatchMinHasher:
     """datasketch-identical MinHash signatures for many texts at once (see the module docstring)."""
 
-    def __init__(self, num_perm: int = DEFAULT_NUM_PERM, ngram: int = DEFAULT_NGRAM, batch_shingles: int = 32768):
+    def __init__(self, num_perm: int = DEFAULT_NUM_PERM, ngram: int = DEFAULT_NGRAM, batch_shingles: int = 8192):
         from datasketch import MinHash
 
         self.num_perm = num_perm
         self.ngram = ngram
-        self.batch_shingles = batch_shingles  # (S, num_perm) uint32 work array: 16 MiB at the defaults
+        # (S, num_perm) uint32 work array: 4 MiB at the defaults (measured 2026-11-30 on 100K corpus chunks:
+        # 10-20 % faster than 16 MiB, which no longer fits the cache)
+        self.batch_shingles = batch_shingles
         self.permutations = MinHash(num_perm=num_perm, seed=SEED, scheme="affine32").permutations
         self.a = self.permutations[0].astype(np.uint32)[None, :]
         self.b = self.permutations[1].astype(np.uint32)[None, :]
@@ -119,7 +121,8 @@ class BatchMinHasher:
 
     def _reduce(self, blobs: list[bytes], rows: list[int], out: np.ndarray) -> None:
         hv = _fmix32(np.frombuffer(b"".join(blobs), dtype="<u4").astype(np.uint32))
-        phv = hv[:, None] * self.a + self.b  # uint32 arithmetic wraps: the "mod 2^32" of the affine scheme
+        phv = hv[:, None] * self.a  # uint32 arithmetic wraps: the "mod 2^32" of the affine scheme
+        phv += self.b
         offsets = np.cumsum([0] + [len(b) // 4 for b in blobs[:-1]])
         out[rows] = np.minimum.reduceat(phv, offsets, axis=0)
 
@@ -251,13 +254,14 @@ def cluster(
     rank[np.asarray(order, dtype=np.int64)] = np.arange(n)
     exact: dict[bytes, int] = {}
     drops: list[Drop] = []
+    shares = (bucket >= 0).any(axis=1).tolist()  # most items share no band with anything: skip them cheaply
     for i in order:
         first = exact.setdefault(keys[i], i)
         if first != i:
             state[i] = 2
             drops.append(Drop(i, first, "exact_duplicate", 1.0))
             continue
-        gs = bucket[i][bucket[i] >= 0]
+        gs = bucket[i][bucket[i] >= 0] if shares[i] else ()
         if len(gs):
             cand = np.unique(np.concatenate([members[g] for g in gs]))
             cand = cand[state[cand] == 1]
