@@ -268,7 +268,7 @@ def rouge_l(
         return 0.0
     if is_zh:
         try:
-            import jieba  # optional: only Chinese LongBench-Pro rows need it
+            import jieba  # a default dependency; imported here because only Chinese LongBench-Pro rows need it
         except ImportError:
             from golong_data.errors import ConfigError
 
