@@ -221,6 +221,14 @@ def test_chinese_summary_scores_with_jieba() -> None:
     assert scored("longbench_pro", T + "[Answer]\n" + ref, gt("", [ref], "Chinese"), mode) == pytest.approx(0.8)
 
 
+def test_without_jieba_a_chinese_summary_is_zero_with_a_warning_not_an_exception(monkeypatch: Any) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "jieba", None)  # `import jieba` now raises ImportError
+    mode = {"reward_mode": "T4.1 Global-Coverage Constrained Summary"}
+    unscorable("longbench_pro", T + "[Answer]\n他去了北京。", gt("", ["他去了北京。"], "Chinese"), mode, match="jieba")
+
+
 # ---------------------------------------------------------------- `score` over official parquet rows
 
 ROWS: list[tuple[str, Any, dict[str, Any], str, float]] = [
