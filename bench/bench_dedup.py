@@ -8,9 +8,10 @@ golong_data.chunk (Qwen tokens); then, on purpose, 5% of the chunks copied exact
 first word dropped (a shifted boundary: a near duplicate), shuffled in with a fixed seed.
 
   ours:     BatchMinHasher (sha1 per shingle, one numpy permutation per batch) + dedup_minhash.cluster
-            (the same LSH bands, indexed by sorting numpy arrays)
+            (recall-weighted LSH bands indexed by sorting numpy arrays; exact Jaccard near the threshold)
   baseline: per chunk `MinHash(num_perm=128)` and `update(shingle)` per shingle, then the same greedy
-            keep-the-longest over a `MinHashLSH` holding the MinHash objects, similarity by `MinHash.jaccard`.
+            keep-the-longest over a `MinHashLSH` (same bands) holding the MinHash objects, similarity by
+            `MinHash.jaccard`, and the same exact-Jaccard check within VERIFY_MARGIN of the threshold.
 
 Each side runs in a forked child so its peak memory (VmHWM - VmRSS at the start) is its own.
 """
@@ -90,7 +91,7 @@ def _rss(field: str) -> int:
 
 
 def ours(texts: list[str]) -> dict[int, int]:
-    from golong_data.dedup_minhash import BatchMinHasher, cluster, exact_key, words
+    from golong_data.dedup_minhash import BatchMinHasher, ExactJaccard, cluster, exact_key, words
 
     hasher = BatchMinHasher(num_perm=NUM_PERM, ngram=NGRAM)
     keys, lengths, has_sig, parts, pending = [], [], [], [], []
@@ -108,13 +109,14 @@ def ours(texts: list[str]) -> dict[int, int]:
 
     sigs = np.concatenate(parts)
     order = sorted(range(len(texts)), key=lambda i: (-lengths[i], i))
-    return {d.index: d.kept for d in cluster(order, keys, sigs, np.array(has_sig), THRESHOLD)}
+    verify = ExactJaccard(lambda i: words(texts[i]), NGRAM)  # the stage re-reads the text the same way
+    return {d.index: d.kept for d in cluster(order, keys, sigs, np.array(has_sig), THRESHOLD, verify=verify)}
 
 
 def baseline(texts: list[str]) -> dict[int, int]:
     from datasketch import MinHash, MinHashLSH
 
-    from golong_data.dedup_minhash import exact_key, shingles, words
+    from golong_data.dedup_minhash import VERIFY_MARGIN, exact_key, jaccard, lsh_params, shingles, words
 
     mins, keys, lengths = [], [], []
     for t in texts:
@@ -125,7 +127,7 @@ def baseline(texts: list[str]) -> dict[int, int]:
         mins.append(m if ws else None)
         keys.append(exact_key(ws, t))
         lengths.append(len(t))
-    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
+    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM, params=lsh_params(THRESHOLD, NUM_PERM))
     seen: dict[bytes, int] = {}
     drops: dict[int, int] = {}
     order = sorted(range(len(texts)), key=lambda i: (-lengths[i], i))
@@ -137,9 +139,12 @@ def baseline(texts: list[str]) -> dict[int, int]:
         seen[keys[i]] = i
         if mins[i] is None:
             continue
+        sims = {c: mins[i].jaccard(mins[c]) for c in lsh.query(mins[i])}
+        if sims and THRESHOLD - VERIFY_MARGIN <= max(sims.values()) < THRESHOLD + VERIFY_MARGIN:
+            sims = {c: jaccard(words(texts[i]), words(texts[c]), NGRAM) for c, j in sims.items()
+                    if j >= THRESHOLD - VERIFY_MARGIN}
         best = None
-        for c in lsh.query(mins[i]):
-            j = mins[i].jaccard(mins[c])
+        for c, j in sims.items():
             if j >= THRESHOLD and (best is None or (j, -rank[c]) > best[0]):
                 best = ((j, -rank[c]), c)
         if best is not None:

@@ -169,12 +169,14 @@ def score(
                                        "</think> (for non-thinking models)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write {id, task_type, score} JSONL here "
                                     "(default: stdout)."),
+    strict_routes: bool = typer.Option(False, "--strict-routes", help="Stop with an error on a row the official "
+                                       "reward router cannot score (default: 0.0 and one warning per route)."),
 ) -> None:
     """Score completions with the GoLongRL reward router; a per-task summary goes to stderr."""
     from golong_data.score import score_completions
 
     summary = score_completions(data, completions, out=out, profile=profile,
-                                think_gate=False if no_think_gate else None)
+                                think_gate=False if no_think_gate else None, strict_routes=strict_routes)
     echo(summary.table())
     echo(f"score: scored {summary.n_scored} completion(s)" + (f" -> {out}" if out else ""))
 

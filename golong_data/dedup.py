@@ -217,15 +217,18 @@ def run_dedup(
 ) -> str:
     """The dedup stage (see the module docstring); returns the one-line summary."""
     from golong_data.decontam import BenchmarkIndex
-    from golong_data.dedup_minhash import BatchMinHasher, cluster, exact_key, lsh_params, words
+    from golong_data.dedup_minhash import BatchMinHasher, ExactJaccard, cluster, doc_lsh_params, exact_key, lsh_params
+    from golong_data.dedup_minhash import words as words_of
     from golong_data.stage import StageRun
 
     DedupConfig(threshold, num_perm, ngram, contam_ngram)  # range checks
     docs_path, chunks_path = input_files(in_dir)
     against = [Path(p) for p in against]
     bands, rows = lsh_params(threshold, num_perm)
+    doc_bands, doc_rows = doc_lsh_params(threshold, num_perm)
     config = {
         "threshold": threshold, "num_perm": num_perm, "ngram": ngram, "lsh_bands": bands, "lsh_rows": rows,
+        "doc_lsh_bands": doc_bands, "doc_lsh_rows": doc_rows,
         "against": [p.name for p in against], "contam_ngram": contam_ngram,
     }
     hasher = BatchMinHasher(num_perm=num_perm, ngram=ngram)
@@ -241,13 +244,15 @@ def run_dedup(
                 raise GolongError(f"{docs_path}: a record at byte {off} has no string id/text",
                                   "documents.jsonl must hold Document records (golong-data ingest writes them)")
             text = d["text"]
-            ws = words(text)
+            ws = words_of(text)
             docs.add(d["id"], len(text), ws, exact_key(ws, text), hasher)
             offsets.setdefault(d["id"], off)
             sources.append(str((d.get("source") or {}).get("path", "")))
         doc_sigs = docs.signatures(hasher)
+        texts = DocTexts(docs_path, offsets)
+        doc_verify = ExactJaccard(lambda i: words_of(texts.get(docs.ids[i])), ngram)
         doc_drops = {dr.index: dr for dr in cluster(docs.order(), docs.keys, doc_sigs, docs.has_sig, threshold,
-                                                       bands, rows)}
+                                                       doc_bands, doc_rows, doc_verify)}
         del doc_sigs
         kept_doc_ids = {docs.ids[i] for i in range(len(docs.ids)) if i not in doc_drops}
         for i in sorted(doc_drops):
@@ -261,7 +266,7 @@ def run_dedup(
         chunks = RecordTable()
         positions: list[int] = []  # line number in chunks.jsonl of each clustered chunk
         chunk_doc: list[str] = []
-        texts = DocTexts(docs_path, offsets)
+        spans: list[tuple[int, int]] = []
         contaminated: dict[str, list[list[Any]]] = {}  # doc id -> [[start, end, benchmark], ...]
         n_chunks = 0
         try:
@@ -281,7 +286,7 @@ def run_dedup(
                     run.reject(cid, "bad_span", rejection_detail(doc_id=did, start=s, end=e, doc_chars=len(text)))
                     continue
                 piece = text[s:e]
-                ws = words(piece)
+                ws = words_of(piece)
                 hit = bench.match(piece, ws)
                 if hit is not None:
                     run.reject(cid, "contaminated", rejection_detail(benchmark=hit.benchmark, ngram=hit.ngram))
@@ -290,11 +295,13 @@ def run_dedup(
                 chunks.add(cid, e - s, ws, exact_key(ws, piece), hasher)
                 positions.append(pos)
                 chunk_doc.append(did)
+                spans.append((s, e))
+            sigs = chunks.signatures(hasher)
+            verify = ExactJaccard(lambda i: words_of(texts.get(chunk_doc[i])[spans[i][0] : spans[i][1]]), ngram)
+            chunk_drops = cluster(chunks.order(), chunks.keys, sigs, chunks.has_sig, threshold, bands, rows, verify)
+            del sigs
         finally:
             texts.close()
-        sigs = chunks.signatures(hasher)
-        chunk_drops = cluster(chunks.order(), chunks.keys, sigs, chunks.has_sig, threshold, bands, rows)
-        del sigs
         dropped = ledger_chunk_drops(run, chunks.ids, chunk_doc, chunk_drops)
         kept_lines = set(positions) - {positions[i] for i in dropped}
 

@@ -79,7 +79,7 @@ def shard_signatures(shard_dir: str, out_dir: str, threshold: float = 0.8, num_p
                 meta["chunks"].append([cid, did, "contaminated", {"benchmark": hit.benchmark, "ngram": hit.ngram,
                                                                   "span": [s, e]}])
                 continue
-            meta["chunks"].append([cid, did, "ok", [len(chunk_words), e - s, bool(ws)]])
+            meta["chunks"].append([cid, did, "ok", [len(chunk_words), e - s, bool(ws), s, e]])
             chunk_words.append(ws)
             chunk_keys.append(exact_key(ws, piece))
     finally:
@@ -103,7 +103,7 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
 
     from golong_data.config import DedupConfig
     from golong_data.dedup import RecordTable, ledger_chunk_drops, rejection_detail, with_contamination
-    from golong_data.dedup_minhash import cluster, lsh_params
+    from golong_data.dedup_minhash import ExactJaccard, cluster, doc_lsh_params, lsh_params, words
     from golong_data.executor import Task, get_executor
     from golong_data.shards import merge_sorted, shard_manifests, upstream_order
     from golong_data.stage import StageRun
@@ -135,6 +135,7 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
     doc_rows = sorted(((where(d[0]), k, j) for k, m in enumerate(metas) for j, d in enumerate(m["docs"])))
     docs = RecordTable()
     sources: list[str] = []
+    doc_shard: list[int] = []
     doc_base = np.cumsum([0] + [len(a["doc_sigs"]) for a in arrays])  # row offsets of each shard's block
     doc_idx: list[int] = []
     for _, k, j in doc_rows:
@@ -143,11 +144,15 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
         docs.lengths.append(length)
         docs.has_sig.append(has)
         sources.append(src)
+        doc_shard.append(k)
         doc_idx.append(int(doc_base[k]) + j)
     bands, rows = lsh_params(threshold, num_perm)
+    doc_bands, doc_rows = doc_lsh_params(threshold, num_perm)
+    texts = _ShardTexts(dirs)  # candidates near the threshold are verified on their text, as in `dedup`
     doc_sigs, doc_key_list = _gather(arrays, "doc", doc_idx, num_perm)
+    doc_verify = ExactJaccard(lambda i: words(texts.get(doc_shard[i], docs.ids[i])), ngram)
     doc_drops = {dr.index: dr for dr in cluster(docs.order(), doc_key_list, doc_sigs, docs.has_sig, threshold,
-                                                   bands, rows)}
+                                                   doc_bands, doc_rows, doc_verify)}
     kept_doc_ids = {docs.ids[i] for i in range(len(docs.ids)) if i not in doc_drops}
     dropped_doc_kept = {docs.ids[i]: docs.ids[dr.kept] for i, dr in doc_drops.items()
                         if docs.ids[i] not in kept_doc_ids}
@@ -159,6 +164,7 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
     import heapq
 
     config = {"threshold": threshold, "num_perm": num_perm, "ngram": ngram, "lsh_bands": bands, "lsh_rows": rows,
+              "doc_lsh_bands": doc_bands, "doc_lsh_rows": doc_rows,
               "against": [Path(p).name for p in against], "contam_ngram": contam_ngram, "shards": len(dirs)}
     inputs = [d / n for d in dirs for n in ("documents.jsonl", "chunks.jsonl")] + [Path(p) for p in against]
     with StageRun("dedup", out_dir, inputs=inputs, config=config) as run:
@@ -168,6 +174,7 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
                                                        path=sources[i], kept_path=sources[dr.kept]))
         chunks = RecordTable()
         chunk_doc: list[str] = []
+        chunk_src: list[tuple[int, int, int]] = []  # (shard, start, end)
         chunk_base = np.cumsum([0] + [len(a["chunk_sigs"]) for a in arrays])
         chunk_idx: list[int] = []
         keep_at: list[tuple[int, int]] = []  # (shard, line in the shard's chunks.jsonl) of each clustered chunk
@@ -191,15 +198,25 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
             if status != "ok":
                 run.reject(cid, status, rejection_detail(**info))
                 continue
-            row, length, has = info
+            row, length, has, start, end = info
             chunks.ids.append(cid)
             chunks.lengths.append(length)
             chunks.has_sig.append(has)
             chunk_idx.append(int(chunk_base[k]) + row)
             chunk_doc.append(did)
+            chunk_src.append((k, start, end))
             keep_at.append((k, j))
         sigs, chunk_key_list = _gather(arrays, "chunk", chunk_idx, num_perm)
-        chunk_drops = cluster(chunks.order(), chunk_key_list, sigs, chunks.has_sig, threshold, bands, rows)
+
+        def chunk_words(i: int) -> list[str]:
+            k, start, end = chunk_src[i]
+            return words(texts.get(k, chunk_doc[i])[start:end])
+
+        try:
+            chunk_drops = cluster(chunks.order(), chunk_key_list, sigs, chunks.has_sig, threshold, bands, rows,
+                                  ExactJaccard(chunk_words, ngram))
+        finally:
+            texts.close()
         del sigs
         dropped = ledger_chunk_drops(run, chunks.ids, chunk_doc, chunk_drops)
         kept_at = set(keep_at) - {keep_at[i] for i in dropped}
@@ -229,6 +246,29 @@ def _gather(arrays: list[dict[str, Any]], kind: str, idx: list[int], num_perm: i
     # "S16" drops trailing NUL bytes of a key; pad them back to the 16 bytes exact_key made
     keys = [bytes(x).ljust(16, b"\0") for x in np.concatenate([a[f"{kind}_keys"] for a in arrays])[at]]
     return sigs, keys
+
+
+class _ShardTexts:
+    """Document text by (shard, id), opened on first use (most runs verify no candidate at all)."""
+
+    def __init__(self, dirs: list[Path]) -> None:
+        self.dirs = dirs
+        self._open: dict[int, Any] = {}
+
+    def get(self, k: int, doc_id: str) -> str:
+        from golong_data.dedup import DocTexts, line_offsets
+
+        if k not in self._open:
+            path = self.dirs[k] / "documents.jsonl"
+            offsets: dict[str, int] = {}
+            for off, d in line_offsets(path):
+                offsets.setdefault(d["id"], off)
+            self._open[k] = DocTexts(path, offsets)
+        return self._open[k].get(doc_id)
+
+    def close(self) -> None:
+        for t in self._open.values():
+            t.close()
 
 
 def _tag(path: Path, k: int) -> Any:

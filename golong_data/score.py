@@ -87,7 +87,7 @@ def target_of(row: dict[str, Any], where: str = "") -> Target:
                               "export rows with one of them so completions can name their sample")
         from golong_data.rewards import known_route
 
-        task = extra.get("task_type") or known_route(row["data_source"], extra.get("reward_mode")) or "?"
+        task = extra.get("task_type") or known_route(row["data_source"], extra.get("reward_mode")) or row["data_source"]
         return Target(str(sid), str(task), row["data_source"], _maybe_json(rm.get("ground_truth")), extra)
     raise GolongError(f"{where}: neither a sample record (route, ground_truth) nor a verl row "
                       "(data_source, reward_model)", "point --data at samples/verified records or exported rows")
@@ -134,8 +134,12 @@ def score_completions(
     out: Path | None = None,
     profile: str = "golongrl",
     think_gate: bool | None = None,
+    strict_routes: bool = False,
 ) -> ScoreSummary:
-    """Score every completion; write `{id, task_type, score}` lines to `out` (None: stdout)."""
+    """Score every completion; write `{id, task_type, score}` lines to `out` (None: stdout).
+
+    A row the official reward router cannot score (it raises there) scores 0.0 with one warning per route;
+    strict_routes=True makes it a ConfigError naming the route and why."""
     from golong_data.rewards import compute_score, get_profile
 
     prof = get_profile(profile, think_gate)
@@ -153,7 +157,8 @@ def score_completions(
             if t is None:
                 summary.unknown_ids.append(str(obj["id"]))
                 continue
-            s = compute_score(t.data_source, obj["completion"], t.ground_truth, t.extra_info, profile=prof)
+            s = compute_score(t.data_source, obj["completion"], t.ground_truth, t.extra_info, profile=prof,
+                              strict_routes=strict_routes)
             summary.by_task[t.task_type].append(s)
             summary.n_scored += 1
             yield json.dumps({"id": t.id, "task_type": t.task_type, "score": s}, ensure_ascii=False,

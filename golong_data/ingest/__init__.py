@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golong_data.errors import InputError
+from golong_data.ingest.quality import repeat_reason
 from golong_data.progress import progress
 from golong_data.records import Document
 
@@ -203,6 +204,9 @@ def run_ingest(paths: list[Path], out: Path, shard: str | None = None, workers: 
                     run.reject(src, "duplicate_document", f"same text as {first_seen[item.id]}")
                     continue
                 first_seen[item.id] = src
+                if why := repeat_reason(item.quality):  # a reader bug or a degenerate file, not training text
+                    run.reject(src, "repeated_paragraphs", why)
+                    continue
                 for dropped in item.quality.get("dropped_pages", []):
                     run.reject(f"{f}#page={dropped['page']}", "pdf_garbage_page", dropped["reason"])
                 docs.write(item)

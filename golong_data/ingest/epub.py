@@ -57,6 +57,7 @@ _PRE = "\x00pre"  # marks a paragraph buffer opened by <pre>
 class SpineDoc:
     path: str  # archive path (reader-relative: zip path for the fallback, OPF-relative for ebooklib)
     content: bytes
+    fragment: str = ""  # the '#anchor' of the spine item's href: some books list one file many times, by anchor
 
 
 # ---------------------------------------------------------------- zip guard
@@ -147,9 +148,15 @@ def xhtml_paragraphs(content: bytes) -> tuple[list[str], str, bool]:
     <pre>. Footnotes, note references, nav/TOC blocks and scripts are dropped. is_apparatus is True when
     the body itself is a footnotes/TOC page.
     """
+    paras, heading, apparatus, _ = xhtml_blocks(content)
+    return paras, heading, apparatus
+
+
+def xhtml_blocks(content: bytes) -> tuple[list[str], str, bool, dict[str, int]]:
+    """xhtml_paragraphs plus anchors: element id (or <a name>) -> index of the first paragraph at or after it."""
     root = _parse_html(content)
     if root is None:
-        return [], "", False
+        return [], "", False, {}
     body = root.find("body")
     if body is None:
         body = root
@@ -157,6 +164,7 @@ def xhtml_paragraphs(content: bytes) -> tuple[list[str], str, bool]:
     paras: list[str] = []
     buf: list[str] = []
     heading = ""
+    anchors: dict[str, int] = {}
 
     def flush() -> None:
         nonlocal buf
@@ -181,6 +189,10 @@ def xhtml_paragraphs(content: bytes) -> tuple[list[str], str, bool]:
             flush()
             if tag == "pre":
                 buf.append(_PRE)
+        anchor = el.get("id") or (el.get("name") if tag == "a" else None)
+        if anchor:
+            # the paragraph now being built (or the next one, when the buffer holds no text yet)
+            anchors.setdefault(anchor, len(paras))
         if el.text:
             buf.append(el.text)
         for child in el:
@@ -197,7 +209,7 @@ def xhtml_paragraphs(content: bytes) -> tuple[list[str], str, bool]:
     if not heading:
         t = root.find(".//title")
         heading = _SPACE.sub(" ", t.text_content()).strip() if t is not None else ""
-    return paras, heading, apparatus
+    return paras, heading, apparatus, anchors
 
 
 # ---------------------------------------------------------------- TOC titles
@@ -207,31 +219,85 @@ def _norm(path: str) -> str:
     return posixpath.normpath(unquote(path.split("#", 1)[0])) if path else ""
 
 
-def _title_lookup(toc: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, str]]:
-    """First TOC entry per document (chapter-level, before its subsections), by path and by file name."""
+def _fragment(href: str) -> str:
+    return unquote(href.split("#", 1)[1]) if "#" in href else ""
+
+
+@dataclass
+class _Titles:
+    """TOC titles: the first entry per document (chapter-level, before its subsections), by path and by file
+    name, and every entry per (document, anchor)."""
+
+    by_path: dict[str, str]
+    by_name: dict[str, str]
+    by_anchor: dict[tuple[str, str], str]
+
+    def of_file(self, path: str) -> str:
+        return self.by_path.get(path) or self.by_name.get(posixpath.basename(path), "")
+
+    def of_anchor(self, path: str, anchor: str) -> str:
+        return self.by_anchor.get((path, anchor)) or self.by_anchor.get((posixpath.basename(path), anchor), "")
+
+
+def _title_lookup(toc: list[tuple[str, str]]) -> _Titles:
     by_path: dict[str, str] = {}
     by_name: dict[str, list[str]] = {}
+    by_anchor: dict[tuple[str, str], str] = {}
+    anchor_names: dict[tuple[str, str], list[str]] = {}
     for href, title in toc:
-        p = _norm(href)
-        if p and title and p not in by_path:
+        p, frag = _norm(href), _fragment(href)
+        title = _SPACE.sub(" ", title or "").strip()
+        if not (p and title):
+            continue
+        if p not in by_path:
             by_path[p] = title
             by_name.setdefault(posixpath.basename(p), []).append(title)
+        if frag and (p, frag) not in by_anchor:
+            by_anchor[(p, frag)] = title
+            anchor_names.setdefault((posixpath.basename(p), frag), []).append(title)
     # A file name is a usable key only when it is unique (some generators write nav hrefs relative to
     # the wrong directory, e.g. the Ubuntu Packaging Guide's nav.xhtml).
     unique = {name: titles[0] for name, titles in by_name.items() if len(titles) == 1}
-    return by_path, unique
+    for key, titles in anchor_names.items():
+        if len(titles) == 1:
+            by_anchor.setdefault(key, titles[0])
+    return _Titles(by_path, unique, by_anchor)
 
 
 def _chapters(docs: list[SpineDoc], toc: list[tuple[str, str]]) -> list[Part]:
-    by_path, by_name = _title_lookup(toc)
-    parts = []
+    """One chapter per spine file, each file read once in first-spine order: a spine that lists a file
+    several times by anchor (ch04.xhtml#s1, ch04.xhtml#s2, ...) cuts it at those anchors the TOC titles,
+    never repeats its text."""
+    titles = _title_lookup(toc)
+    order: list[str] = []
+    content: dict[str, bytes] = {}
+    fragments: dict[str, list[str]] = {}
     for d in docs:
-        paras, heading, apparatus = xhtml_paragraphs(d.content)
+        p = _norm(d.path)
+        if p not in content:
+            order.append(p)
+            content[p] = d.content
+            fragments[p] = []
+        if d.fragment and d.fragment not in fragments[p]:
+            fragments[p].append(d.fragment)
+    parts: list[Part] = []
+    for p in order:
+        paras, heading, apparatus, anchors = xhtml_blocks(content[p])
         if apparatus or not paras:
             continue
-        p = _norm(d.path)
-        title = by_path.get(p) or by_name.get(posixpath.basename(p)) or heading or f"chapter {len(parts) + 1}"
-        parts.append(Part("chapter", _SPACE.sub(" ", title).strip(), "\n\n".join(paras)))
+        file_title = titles.of_file(p) or heading
+        # (first paragraph, title) of each section; the file's own start is always one
+        cuts = {0: ""}
+        for frag in fragments[p]:
+            title = titles.of_anchor(p, frag)
+            at = anchors.get(frag)
+            if title and at is not None and at < len(paras):
+                cuts[at] = cuts.get(at) or title
+        starts = sorted(cuts)
+        for i, at in enumerate(starts):
+            end = starts[i + 1] if i + 1 < len(starts) else len(paras)
+            title = cuts[at] or file_title or f"chapter {len(parts) + 1}"
+            parts.append(Part("chapter", title, "\n\n".join(paras[at:end])))
     return parts
 
 
@@ -252,7 +318,8 @@ def _ebooklib_read(path: Path) -> tuple[str, str, list[SpineDoc], list[tuple[str
             continue
         if item.get_type() != ebooklib.ITEM_DOCUMENT:
             continue
-        docs.append(SpineDoc(item.file_name, item.get_content()))
+        name, _, frag = item.file_name.partition("#")
+        docs.append(SpineDoc(name, item.get_content(), unquote(frag)))
     toc: list[tuple[str, str]] = []
 
     def walk(entries: list) -> None:  # ebooklib TOC: Link, EpubHtml, or (Section, [children])
@@ -300,26 +367,30 @@ def _zip_read(path: Path, zf: zipfile.ZipFile) -> tuple[str, str, list[SpineDoc]
     opf_path = _safe_join("", rootfile.get("full-path", ""))
     opf = _xml(_read_member(zf, opf_path), opf_path)
     base = posixpath.dirname(opf_path)
-    manifest: dict[str, tuple[str, str, str]] = {}
+    manifest: dict[str, tuple[str, str, str, str]] = {}
     for item in opf.iter(f"{_OPF}item"):
         href = item.get("href") or ""
         if item.get("id") and href:
             member = _safe_join(base, href)
-            manifest[item.get("id", "")] = (member, item.get("media-type", ""), item.get("properties", ""))
+            entry = (member, item.get("media-type", ""), item.get("properties", ""), _fragment(href))
+            manifest[item.get("id", "")] = entry
     spine = opf.find(f"{_OPF}spine")
     if spine is None:
         raise InputError("epub_no_spine", f"{opf_path} has no <spine>")
     docs = []
+    read: dict[str, bytes] = {}  # a member listed many times (by anchor) is decompressed once
     for ref in spine.iter(f"{_OPF}itemref"):
         entry = manifest.get(ref.get("idref", ""))
         if entry is None or ref.get("linear") == "no":
             continue
-        member, media, props = entry
+        member, media, props, frag = entry
         if "nav" in props.split() or "html" not in media:
             continue
-        docs.append(SpineDoc(posixpath.relpath(member, base or "."), _read_member(zf, member)))
+        if member not in read:
+            read[member] = _read_member(zf, member)
+        docs.append(SpineDoc(posixpath.relpath(member, base or "."), read[member], frag))
     toc: list[tuple[str, str]] = []
-    nav = next((m for m, _, props in manifest.values() if "nav" in props.split()), None)
+    nav = next((m for m, _, props, _ in manifest.values() if "nav" in props.split()), None)
     if nav is not None:
         nav_dir = posixpath.dirname(nav)
         root = _xml(_read_member(zf, nav), nav)

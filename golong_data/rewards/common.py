@@ -13,6 +13,19 @@ from golong_data.rewards.profiles import Profile
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 
+class Unscorable(Exception):
+    """The official router cannot score this row (it raises there); the message says why. The router turns it
+    into 0.0 and one warning per route, or an error under --strict-routes."""
+
+
+def need(obj: Any, key: str) -> Any:
+    """obj[key] where the official code indexes: a missing key or a non-mapping is Unscorable."""
+    try:
+        return obj[key]
+    except (KeyError, TypeError, IndexError) as e:
+        raise Unscorable(f"{type(obj).__name__} has no {key!r} ({type(e).__name__})") from None
+
+
 def passes_think_gate(response: str) -> bool:
     """The official gate: a `</think>` must be present, and neither tag may appear twice.
 

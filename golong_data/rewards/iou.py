@@ -18,7 +18,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from golong_data.rewards.common import after_think
+from golong_data.rewards.common import Unscorable, after_think
 from golong_data.rewards.profiles import PROFILES, Profile
 
 
@@ -37,6 +37,13 @@ def iou(response: str, golden_label: str, profile: Profile = PROFILES["golongrl"
         answer = json.loads(golden_label)
     except (json.JSONDecodeError, TypeError, RecursionError, ValueError):
         return 0.0
+    return iou_answer(response, answer, profile)
+
+
+def iou_answer(response: str, answer: Any, profile: Profile = PROFILES["golongrl"]) -> float:
+    """IoU against a parsed gold object: its "data" rows when it is a dict, else no rows. As officially, a
+    "data" string is its characters and a "data" dict its keys; a number or null (official: TypeError) is
+    Unscorable."""
     text = after_think(response) if profile.answer_after_think else response
     try:
         pred = json.loads(_answer_json(text)).get("data", [])
@@ -45,8 +52,9 @@ def iou(response: str, golden_label: str, profile: Profile = PROFILES["golongrl"
     if not isinstance(pred, list):
         return 0.0
     gold = answer.get("data", []) if isinstance(answer, dict) else []
-    if not isinstance(gold, list):
-        return 0.0
+    if not isinstance(gold, (list, tuple, str, dict)):
+        raise Unscorable(f'gold "data" is {type(gold).__name__}, not rows')
+    gold = list(gold)
     try:
         matches = sum((Counter(_key(r) for r in pred) & Counter(_key(r) for r in gold)).values())
     except (ValueError, RecursionError, TypeError):  # str() of a huge int, pathological nesting
@@ -55,6 +63,9 @@ def iou(response: str, golden_label: str, profile: Profile = PROFILES["golongrl"
     return matches / total if total > 0 else 0.0
 
 
-def reward(response: str, ground_truth: dict[str, Any], profile: Profile) -> float:
-    label = ground_truth.get("golden_label")
-    return iou(response, label, profile) if isinstance(label, str) else 0.0
+def reward(response: str, ground_truth: Any, profile: Profile) -> float:
+    """multitableqa.compute_score's gold: json.loads(golden_label) when the dict has one (unparseable or not a
+    string: 0), the dict itself when it has none, no rows when it is not a dict."""
+    if isinstance(ground_truth, dict) and "golden_label" in ground_truth:
+        return iou(response, ground_truth["golden_label"], profile)
+    return iou_answer(response, ground_truth, profile)

@@ -31,7 +31,22 @@ _pool: Any = None  # concurrent.futures.ProcessPoolExecutor, created (and import
 _pool_lock = threading.Lock()
 
 
-def _score_main_thread(tail: str, gold: str, timeout_s: int) -> float:
+# Returned where the official code raises: a gold that is neither a string nor a collection reaches
+# `parsed[1] in gold` (TypeError) once the response parses. The router turns it into Unscorable.
+UNSCORABLE = -1.0
+
+
+def gold_candidates(gold: Any) -> list[Any] | None:
+    """The official `[gt] if isinstance(gt, str) else gt`, iterated: a list's items, a dict's KEYS (the
+    official `in` and `for` see keys), None for anything `in` cannot search."""
+    if isinstance(gold, str):
+        return [gold]
+    if isinstance(gold, (list, tuple, dict, set, frozenset)):
+        return list(gold)
+    return None
+
+
+def _score_main_thread(tail: str, golds: list[Any] | None, timeout_s: int) -> float:
     from math_verify import parse, verify
 
     try:
@@ -40,24 +55,44 @@ def _score_main_thread(tail: str, gold: str, timeout_s: int) -> float:
         return 0.0
     if len(parsed) < 2:
         return 0.0
-    if parsed[1] in [gold]:  # the official quick string match
+    if golds is None:
+        return UNSCORABLE
+    if parsed[1] in golds:  # the official quick string match
         return 1.0
-    try:
-        if verify(parse("\\boxed{" + gold + "}", parsing_timeout=timeout_s), parsed, timeout_seconds=timeout_s):
-            return 1.0
-    except Exception:
-        pass
+    for gold in golds:
+        try:
+            if verify(parse(f"\\boxed{{{gold}}}", parsing_timeout=timeout_s), parsed, timeout_seconds=timeout_s):
+                return 1.0
+        except Exception:
+            continue
     return 0.0
 
 
-def _worker_score(tail: str, gold: str, timeout_s: int) -> float:  # runs in the worker's main thread
+def _math_metric_main_thread(output: str, gold_boxed: str, timeout_s: int) -> float:
+    """verl's math_verify.compute_score (data_source MATH##... / aime...): math_metric, LaTeX gold, expression
+    or LaTeX prediction, on the whole output; any failure 0."""
+    from math_verify.metric import math_metric
+    from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
+
+    fn = math_metric(
+        gold_extraction_target=(LatexExtractionConfig(),),
+        pred_extraction_target=(ExprExtractionConfig(), LatexExtractionConfig()),
+    )
     try:
-        return _score_main_thread(tail, gold, timeout_s)
+        score, _ = fn([gold_boxed], [output])
+    except Exception:
+        return 0.0
+    return float(score)
+
+
+def _worker_score(fn: Any, text: str, gold: Any, timeout_s: int) -> float:  # runs in the worker's main thread
+    try:
+        return fn(text, gold, timeout_s)
     except BaseException:  # math-verify's TimeoutException derives from BaseException
         return 0.0
 
 
-def _score_in_worker(tail: str, gold: str, timeout_s: int) -> float:
+def _score_in_worker(fn: Any, tail: str, gold: Any, timeout_s: int) -> float:
     global _pool
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -71,7 +106,7 @@ def _score_in_worker(tail: str, gold: str, timeout_s: int) -> float:
                 atexit.register(_pool.shutdown, wait=False, cancel_futures=True)  # before module teardown
             pool = _pool
         try:
-            future = pool.submit(_worker_score, tail, gold, timeout_s)
+            future = pool.submit(_worker_score, fn, tail, gold, timeout_s)
             return float(future.result(timeout=3 * timeout_s + 5))
         except FutureTimeout:
             with _pool_lock:
@@ -91,18 +126,28 @@ def _score_in_worker(tail: str, gold: str, timeout_s: int) -> float:
     return 0.0
 
 
-def math_verify_score(response: str, gold: str, timeout_s: int = 5) -> float:
-    tail = response[-TAIL_CHARS:]
+def _bounded(fn: Any, text: str, gold: Any, timeout_s: int) -> float:
+    """fn(text, gold, timeout_s) in the main thread, else in the worker process (see the module docstring)."""
     if threading.current_thread() is threading.main_thread():
         try:
-            return _score_main_thread(tail, gold, timeout_s)
+            return fn(text, gold, timeout_s)
         except BaseException as e:  # a TimeoutException escaping math-verify: score 0, keep going
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
             return 0.0
-    return _score_in_worker(tail, gold, timeout_s)
+    return _score_in_worker(fn, text, gold, timeout_s)
+
+
+def math_verify_score(response: str, gold: Any, timeout_s: int = 5) -> float:
+    """The official math_verify_from_sky on the last 500 characters; `gold` a string or a collection of
+    candidates (gold_candidates). UNSCORABLE where the official code raises."""
+    return _bounded(_score_main_thread, response[-TAIL_CHARS:], gold_candidates(gold), timeout_s)
+
+
+def math_metric_score(output: str, gold: str, timeout_s: int = 5) -> float:
+    """verl's math_verify.compute_score (the `MATH##` / `aime` routes): gold wrapped in \\boxed{}."""
+    return _bounded(_math_metric_main_thread, output, "\\boxed{" + gold + "}", timeout_s)
 
 
 def reward(response: str, ground_truth: dict[str, Any], profile: Profile = PROFILES["golongrl"]) -> float:
-    label = ground_truth.get("golden_label")
-    return math_verify_score(response, label, profile.math_timeout_s) if isinstance(label, str) else 0.0
+    return math_verify_score(response, ground_truth.get("golden_label"), profile.math_timeout_s)

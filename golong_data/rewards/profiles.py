@@ -12,6 +12,8 @@
 | ROUGE-L text                      | whole response, thinking + marker       | answer area after `</think>`      |
 | ROUGE-L sentence > ~960 words     | 0 (rouge 1.0.1 RecursionError, caught)  | scored                            |
 | IoU `<answer>` search             | whole response (first `<answer>` wins)  | text after the last `</think>`    |
+| IoU, non-empty list ground truth  | last element (official: no rows -> 0)   | last element                      |
+| a row the official code raises on | 0.0, one warning per route (router.py)  | same                              |
 
 `think_gate=False` (CLI `--no-think-gate`) serves non-thinking models in either profile.
 """

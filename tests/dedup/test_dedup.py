@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from golong_data.chunk import chunk_document
 from golong_data.cli import app
-from golong_data.dedup_minhash import BatchMinHasher, shingles, words
+from golong_data.dedup_minhash import BatchMinHasher, jaccard, shingles, words
 from golong_data.records import Document, Section, content_id, write_jsonl
 from golong_data.tokens import get_tokenizer
 
@@ -143,6 +143,26 @@ def test_chapter_with_a_few_words_changed_is_a_near_duplicate_and_the_original_i
     true_j = len(sa & sb) / len(sa | sb)
     assert 0.8 <= true_j < 1 and abs(detail["similarity"] - true_j) < 0.1
     assert all(c["doc_id"] in {orig.id, nxt.id} for c in chunks)
+
+
+def test_a_pair_whose_estimate_misses_the_threshold_is_settled_by_its_exact_jaccard(
+    tmp_path: Path, persuasion_doc: Document
+) -> None:
+    # Issue 16: a chapter and a copy with every 49th word altered, exact 5-gram Jaccard 0.82; its
+    # 128-permutation estimate is under 0.8, so the estimate alone (the old rule) keeps both.
+    orig = sub_document(persuasion_doc, 4, name="persuasion.epub")
+    ws = orig.text.split(" ")
+    text = " ".join(w + "q" if i % 49 == 7 else w for i, w in enumerate(ws))
+    copy = sub_document(persuasion_doc, 4, text, name="persuasion-typos.epub")
+    true_j = jaccard(words(orig.text), words(copy.text), 5)
+    sigs = BatchMinHasher().signatures([words(orig.text), words(copy.text)])
+    estimate = float((sigs[0] == sigs[1]).mean())
+    assert 0.8 <= true_j < 0.85 and estimate < 0.8, (true_j, estimate)
+    src = chunked_dir(tmp_path, [orig, copy], n=100_000)  # one chunk per document
+    docs, _, rejected, _ = dedup(src, tmp_path / "out")
+    assert [d["id"] for d in docs] == [copy.id]  # the longer text is kept
+    (r,) = [r for r in rejected if r["source"] == orig.id]
+    assert r["reason"] == "near_duplicate" and json.loads(r["detail"])["similarity"] == round(true_j, 4)
 
 
 def test_chapter_copied_into_another_book_is_caught_chunk_by_chunk(

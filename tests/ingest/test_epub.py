@@ -206,3 +206,113 @@ def test_not_a_zip_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as e:
         epub.read_epub(p)
     assert e.value.reason == "epub_not_zip"
+
+
+# ---------------------------------------------------------------- spine fragments (issue 16)
+
+
+def _xhtml(body: str) -> str:
+    return f'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><head><title>t</title></head><body>{body}</body></html>'
+
+
+def fragment_spine_epub(tmp_path: Path) -> tuple[Path, list[list[str]]]:
+    """A book laid out like Debian's live-manual: the manifest and spine list each XHTML file once per anchor
+    (ch1.xhtml#s1, ch1.xhtml#s2, ...), hrefs with '#' that ebooklib rejects. Text: Persuasion's paragraphs."""
+    paras = [p for p in epub.read_epub(BOOKS / "persuasion.epub").text.split("\n\n") if len(p) > 80][:30]
+    files = [paras[0:10], paras[10:20], paras[20:30]]
+    ch1 = (
+        '<h2 id="s1">One</h2>' + "".join(f"<p>{p}</p>" for p in files[0][:4])
+        + f'<p><a name="s2"/>{files[0][4]}</p>' + "".join(f"<p>{p}</p>" for p in files[0][5:8])
+        + f'<p id="s3">{files[0][8]}</p><p>{files[0][9]}</p>'
+    )
+    ch2 = "".join(f'<p id="p{i}">{p}</p>' for i, p in enumerate(files[1]))
+    ch3 = "".join(f"<p>{p}</p>" for p in files[2])
+    spine = ["ch1.xhtml#s1", "ch1.xhtml#s2", "ch1.xhtml#s3", "ch2.xhtml#p0", "ch2.xhtml#p5", "ch3.xhtml"]
+    spine.append("ch1.xhtml#s2")  # a file listed again after others: still read once, where first listed
+    items = "".join(
+        f'<item id="i{n}" href="{h}" media-type="application/xhtml+xml"/>' for n, h in enumerate(spine)
+    )
+    opf = (
+        '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="2.0">'
+        '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Fragments</dc:title>'
+        "<dc:language>en</dc:language></metadata>"
+        f'<manifest><item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>{items}</manifest>'
+        '<spine toc="ncx">' + "".join(f'<itemref idref="i{n}"/>' for n in range(len(spine))) + "</spine></package>"
+    )
+    # The NCX titles ch1's s1 and s2 (not s3) and ch2 as a whole (not its anchors); ch3 not at all.
+    points = [("ch1.xhtml#s1", "Part One"), ("ch1.xhtml#s2", "Part Two"), ("ch2.xhtml", "Second File")]
+    ncx = (
+        '<?xml version="1.0"?><ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1"><navMap>'
+        + "".join(
+            f'<navPoint id="n{i}"><navLabel><text>{t}</text></navLabel><content src="{h}"/></navPoint>'
+            for i, (h, t) in enumerate(points)
+        )
+        + "</navMap></ncx>"
+    )
+    path = tmp_path / "fragments.epub"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("mimetype", "application/epub+zip")
+        z.writestr(
+            "META-INF/container.xml",
+            '<?xml version="1.0"?><container xmlns="urn:oasis:names:tc:opendocument:xmlns:container" version="1.0">'
+            '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
+            "</rootfiles></container>",
+        )
+        z.writestr("OEBPS/content.opf", opf)
+        z.writestr("OEBPS/toc.ncx", ncx)
+        for name, body in (("ch1.xhtml", ch1), ("ch2.xhtml", ch2), ("ch3.xhtml", ch3)):
+            z.writestr(f"OEBPS/{name}", _xhtml(body))
+    return path, files
+
+
+def test_spine_fragments_read_each_file_once_and_cut_at_titled_anchors(tmp_path: Path) -> None:
+    path, files = fragment_spine_epub(tmp_path)
+    doc = epub.read_epub(path)
+    assert doc.quality["reader"] == "zip"
+    for p in (p for f in files for p in f):
+        assert doc.text.count(p) == 1, p[:60]
+    paras = doc.text.split("\n\n")
+    assert len(paras) == len(set(paras)) == 31  # 30 paragraphs + ch1's heading "One"
+    # ch1 cut at its two titled anchors (s3 has no title: no cut); ch2 one section; ch3 (untitled) one
+    got = [(s.title, doc.text[s.start : s.end].split("\n\n")) for s in doc.sections]
+    assert [t for t, _ in got] == ["Part One", "Part Two", "Second File", "t"]  # ch3: its <title>
+    assert got[0][1] == ["One", *files[0][:4]]
+    assert got[1][1] == files[0][4:]
+    assert got[2][1] == files[1] and got[3][1] == files[2]
+    assert doc.quality["repeat_share"] == 0.0
+
+
+def _fixture_and_corpus_epubs() -> list[Path]:
+    corpus = Path.home() / ".cache" / "golong-data" / "corpus"
+    return sorted(BOOKS.glob("*.epub")) + (sorted(corpus.rglob("*.epub")) if corpus.is_dir() else [])
+
+
+@pytest.mark.parametrize("path", _fixture_and_corpus_epubs(), ids=lambda p: p.name)
+def test_real_epubs_repeat_at_most_5_percent_of_paragraphs(path: Path) -> None:
+    from golong_data.ingest.quality import repeat_share
+
+    doc = epub.read_epub(path)
+    paras = [p for p in doc.text.split("\n\n") if len(p.strip()) >= 40]
+    distinct = len(set(paras)) / len(paras)
+    assert distinct >= 0.95, f"{path.name}: {distinct:.3f} of {len(paras)} paragraphs distinct"
+    assert abs(doc.quality["repeat_share"] - repeat_share(doc.text)) < 1e-4 and doc.quality["repeat_share"] <= 0.05
+
+
+def test_ingest_ledgers_a_document_whose_paragraphs_repeat(tmp_path: Path) -> None:
+    import json
+
+    from golong_data.ingest import run_ingest
+
+    # Northanger Abbey's text written out three times over: what a once-per-fragment reader produced.
+    src = tmp_path / "in"
+    src.mkdir()
+    text = epub.read_epub(BOOKS / "northangerabbey.epub").text
+    (src / "thrice.txt").write_text("\n\n".join([text] * 3), encoding="utf-8")
+    (src / "once.txt").write_text(text, encoding="utf-8")
+    summary = run_ingest([src], tmp_path / "out", workers=1)
+    assert (summary.ingested, summary.rejected) == (1, 1)
+    rejected = [json.loads(x) for x in (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["source"].endswith("thrice.txt"), r["reason"]) for r in rejected] == [(True, "repeated_paragraphs")]
+    assert "66.7%" in rejected[0]["detail"]
+    kept = json.loads((tmp_path / "out" / "documents.jsonl").read_text().splitlines()[0])
+    assert kept["quality"]["repeat_share"] == 0.0

@@ -66,12 +66,12 @@ def test_longbench_pro_routes_by_reward_mode() -> None:
     assert compute_score("longbench_pro", "</think>[Answer]\na\nx", g, QA) == 1.0
 
 
-def test_unknown_routes_list_the_choices() -> None:
+def test_unknown_routes_list_the_choices_under_strict_routes() -> None:
     with pytest.raises(ConfigError) as e:
-        compute_score("longbench_pro", "</think>x", gt(["a"]), {"reward_mode": "T99 Nope"})
+        compute_score("longbench_pro", "</think>x", gt(["a"]), {"reward_mode": "T99 Nope"}, strict_routes=True)
     assert "T1.1 Global Cohesive Retrieval" in str(e.value)
     with pytest.raises(ConfigError) as e:
-        compute_score("gsm8k", "</think>x", EM_GT)
+        compute_score("gsm8k", "</think>x", EM_GT, strict_routes=True)
     assert "multitableqa_pretraining" in str(e.value)
     with pytest.raises(ConfigError) as e:
         get_reward("bleu")
@@ -81,9 +81,11 @@ def test_unknown_routes_list_the_choices() -> None:
     assert "golongrl" in str(e.value) and "strict" in str(e.value)
 
 
-def test_malformed_ground_truth_is_an_error() -> None:
+def test_malformed_ground_truth_is_an_error_only_under_strict_routes() -> None:
     with pytest.raises(GolongError):
-        compute_score("EM", "</think>x", 42)
+        compute_score("EM", "</think>x", 42, strict_routes=True)
+    with pytest.warns(RuntimeWarning, match="golden_label"):
+        assert compute_score("EM", "</think>x", ["EM-test-route-42"], {"reward_mode": "x"}) == 0.0
 
 
 def test_registry_has_the_nine_metrics() -> None:
