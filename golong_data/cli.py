@@ -231,8 +231,8 @@ def synthesize(
 def verify(
     in_dir: Path = typer.Option(..., "--in", "-i", help="Synthesize output directory (holds samples.jsonl)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes verified.jsonl + rejected.jsonl."),
-    checks: str = typer.Option("gold,reanswer,nocontext,robustness,band", help="Comma-separated checks to run: "
-                               "gold (no LLM), reanswer, nocontext, robustness, band."),
+    checks: str = typer.Option("gold,shortcut,reanswer,nocontext,robustness,band", help="Comma-separated checks to "
+                               "run: gold and shortcut (no LLM), reanswer, nocontext, robustness, band."),
     solver: str | None = typer.Option(None, help="Solver model name (default: the local SmolLM2 server)."),
     base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint (default: the local server)."),
     k: int = typer.Option(8, help="Rollouts per sample for the band and robustness checks (temperature 1.0)."),
@@ -242,13 +242,20 @@ def verify(
                                           "default: found through the manifests."),
     max_in_flight: int = typer.Option(8, help="Concurrent LLM requests."),
     shard: str | None = typer.Option(None, help="Verify only shard i/N of the samples (e.g. 0/4)."),
+    profile: str = typer.Option("golongrl", "--profile", help="Reward profile for every score: golongrl (the "
+                                "official quirks) or strict."),
+    no_think_gate: bool = typer.Option(False, "--no-think-gate", help="Score solver replies without requiring "
+                                       "</think> (for solvers that do not think, e.g. SmolLM2)."),
+    max_blind: float = typer.Option(0.3, "--max-blind", help="Shortcut check: reject when a content blind strategy "
+                                    "scores >= chance + this (capped at 1.0)."),
 ) -> None:
     """Keep samples whose gold is right, that need their context, and that teach something (pass-rate band)."""
     from golong_data.config import VerifyConfig
     from golong_data.verify import run_verify
 
     cfg = VerifyConfig(checks=[c.strip() for c in checks.split(",") if c.strip()], solver=solver, base_url=base_url,
-                       k=k, band=band, documents=str(documents) if documents else None, max_in_flight=max_in_flight)
+                       k=k, band=band, documents=str(documents) if documents else None, max_in_flight=max_in_flight,
+                       profile=profile, think_gate=not no_think_gate, max_blind=max_blind)
     summary = run_verify(in_dir, out, cfg, seed=seed, shard=shard)
     echo(summary.line)
 

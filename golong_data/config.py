@@ -24,7 +24,7 @@ from typing import Any
 
 from golong_data.errors import ConfigError
 
-ALL_CHECKS = ("gold", "reanswer", "nocontext", "robustness", "band")
+ALL_CHECKS = ("gold", "shortcut", "reanswer", "nocontext", "robustness", "band")
 LOADER_FIELDS = ("base_dir", "source", "config_path")
 STAGES = ("ingest", "chunk", "dedup", "synthesize", "verify", "export")
 
@@ -36,7 +36,7 @@ def _help(text: str, **kw: Any) -> Any:
 @dataclass
 class VerifyConfig:
     checks: list[str] = _help(
-        "Checks to run, in order: gold (no LLM), reanswer, nocontext, robustness, band.",
+        "Checks to run, in order: gold and shortcut (no LLM), reanswer, nocontext, robustness, band.",
         default_factory=lambda: list(ALL_CHECKS),
     )
     solver: str | None = _help("Solver model name at the endpoint (None: the local SmolLM2 server).", default=None)
@@ -52,6 +52,12 @@ class VerifyConfig:
         default_factory=dict,
     )
     leak_threshold: float = _help("A no-context reward at or above this means the answer leaks.", default=1.0)
+    profile: str = _help("Reward profile for every score verify takes (golongrl: the official quirks; strict).",
+                         default="golongrl")
+    think_gate: bool = _help("Zero solver replies without </think> (off for solvers that do not think, e.g. "
+                             "SmolLM2; blind and gold answers always carry an empty think block).", default=True)
+    max_blind: float = _help("Shortcut check: reject a sample when a content blind strategy scores >= its chance "
+                             "level + this (capped at 1.0).", default=0.3)
     max_in_flight: int = _help("Concurrent LLM requests.", default=8)
     max_tokens: int = _help("Completion budget per solver call.", default=512)
     max_cost: float | None = _help("Stop when the run's LLM spend reaches this many USD.", default=None)
