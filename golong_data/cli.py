@@ -272,6 +272,8 @@ def export(
     import_: list[Path] = typer.Option([], "--import", help="Official-schema RLVR rows (parquet / JSONL) to mix in; "
                                        "repeatable."),
     taxonomy: Path | None = typer.Option(None, help="taxonomy.yaml with the per-type shares (default: bundled)."),
+    profile: str = typer.Option("golongrl", "--profile", help="Reward profile of the card's shortcut table: golongrl "
+                                "or strict (for training with the strict rewards)."),
 ) -> None:
     """Mix the RLVR set by taxonomy shares and write it in the verl schema, with its dataset card."""
     import shlex
@@ -280,7 +282,7 @@ def export(
     from golong_data.export import run_export
 
     cfg = ExportConfig(size=size, val_per_type=val_per_type, imports=[str(p) for p in import_],
-                       taxonomy=str(taxonomy) if taxonomy else None)
+                       taxonomy=str(taxonomy) if taxonomy else None, profile=profile)
     command = "golong-data " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = run_export(in_dir, out, cfg, seed=seed, command=command)
     echo(result.line)

@@ -78,6 +78,9 @@ class ExportConfig:
     )
     taxonomy: str | None = _help("taxonomy.yaml giving the per-type shares (None: the bundled one).", default=None)
     plots: bool = _help("Draw the PNG plots of the dataset card (needs matplotlib: the [card] extra).", default=True)
+    profile: str = _help("Reward profile the card's shortcut table is measured under (golongrl, or strict for "
+                         "training with the strict rewards); rows verified under another profile are re-measured.",
+                         default="golongrl")
 
 
 @dataclass

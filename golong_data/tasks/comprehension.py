@@ -25,33 +25,32 @@ def passage_origin(focus: Focus, rng: random.Random) -> Plan | str:
     n = len(focus.pieces)
     if n < 4:
         return "too_few_sections"
-    fits = [i for i, c in enumerate(focus.cost) if c <= focus.ev_budget]
-    if not fits:
-        return "evidence_exceeds_bucket"
-    t = rng.choice(fits)
-    right = unique_quotes(focus, t, rng, need=1)
-    if not right:
-        return "no_unique_quote"
-    others = [i for i in range(n) if i != t]
-    rng.shuffle(others)
-    wrong: list[tuple[int, int, str]] = []
-    pieces = [t]
-    spent = focus.cost[t]
+    # Four sections with a quotable sentence each, drawn together within the evidence budget; the named one is
+    # picked among them afterwards, so the right option and the wrong ones are exchangeable (choosing the named
+    # section first would leave the others to the budget's leftovers -- shorter sections, shorter sentences --
+    # and "pick the longest option" would beat chance).
+    order = list(range(n))
+    rng.shuffle(order)
+    chosen: list[tuple[int, tuple[int, int, str]]] = []
+    spent = 0
     over = False
-    for i in others:
+    for i in order:
         if spent + focus.cost[i] > focus.ev_budget:
             over = True
             continue
+        if any(focus.pieces[j].heading == focus.pieces[i].heading for j, _ in chosen):
+            continue  # the question names a section by its heading: it must name one
         qs = unique_quotes(focus, i, rng, need=1)
         if qs:
-            wrong.append(qs[0])
-            pieces.append(i)
+            chosen.append((i, qs[0]))
             spent += focus.cost[i]
-        if len(wrong) == 3:
+        if len(chosen) == 4:
             break
-    if len(wrong) < 3:
+    if len(chosen) < 4:
         return "evidence_exceeds_bucket" if over else "no_unique_quote"
-    good = right[0]
+    t, good = chosen[rng.randrange(4)]
+    pieces = [i for i, _ in chosen]
+    wrong = [q for i, q in chosen if i != t]
     options = [good, *wrong]
     rng.shuffle(options)
     letter = LETTERS[options.index(good)]
