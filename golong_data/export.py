@@ -570,6 +570,13 @@ def run_export(
 
         for split, chosen in (("train", train), ("val", val)):
             _write_split(run, out_dir, split, chosen, files, blind)
+        # The card's table covers the whole verified pool: rows verify did not score under this profile (and
+        # the mix left out) are read back and scored here.
+        with open(samples_path, "rb") as h:
+            for e in entries:
+                if e.origin == "synthetic" and e.blind is None:
+                    h.seek(e.offset)
+                    e.blind = blind(from_dict(Sample, orjson.loads(h.read(e.length))))
         spool.unlink(missing_ok=True)
         result = ExportResult(out_dir, train, val, len(entries), short, dict(import_counts), run.n_rejected,
                               [e for e in entries if e.blind])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,49 @@ def test_a_reply_cut_by_the_token_limit_is_inconclusive(tmp_path: Path) -> None:
     for v in kept.values():
         rec = v["verification"]["checks"]["nocontext"]
         assert rec["verdict"] == "inconclusive" and rec["errors"] == ["length"]
+
+
+@pytest.mark.llm
+def test_real_local_model_nocontext_rejects_a_planted_leak_and_reports_the_gate_honestly(
+        tmp_path: Path, local_llm) -> None:
+    """The real SmolLM2 server as no-context solver. The planted sample asks arithmetic any model knows, over a
+    real document it does not need: without its context it must still be answered, so the check must reject it.
+    SmolLM2 never writes </think>: under the think gate every reply scores 0 for its format, which must be
+    reported inconclusive -- the issue's "nocontext passed" for all 130 samples was that."""
+    base = make_samples(per_type=1, tasks=["numerical_reasoning"])[0]
+    q = "What is 2 + 2? Answer with the number only."
+    content = base.prompt[-1]["content"].replace(base.meta["question"], q)
+    leak = replace(base, id="smp-planted-leak", prompt=[{"role": "user", "content": content}],
+                   ground_truth={**base.ground_truth, "golden_label": "4"}, answer="\\boxed{4}",
+                   meta={**base.meta, "question": q})
+    common = {"checks": ["gold", "nocontext"], "base_url": local_llm.base_url, "solver": local_llm.model,
+              "max_tokens": 32, "max_in_flight": 1, "cache_path": str(tmp_path / "c.sqlite")}
+    kept, rej, summary = _run(tmp_path / "gate", [leak], **common)
+    assert not rej and kept[leak.id]["verification"]["checks"]["nocontext"]["verdict"] == "inconclusive"
+    assert summary.inconclusive == {"nocontext": 1}  # type: ignore[attr-defined]
+    kept, rej, summary = _run(tmp_path / "nogate", [leak], think_gate=False, **common)
+    assert rej[leak.id]["reason"] == "answerable_without_context", kept
+    d = json.loads(rej[leak.id]["detail"])
+    assert d["model"] == local_llm.model and d["rewards"] == [1.0] and d["think_gate"] is False
+
+
+def test_card_reports_chance_strategies_and_gold_per_type_under_the_export_profile(tmp_path: Path) -> None:
+    from golong_data.config import ExportConfig
+    from golong_data.export import run_export
+
+    fair, match = _mcq(all_present=True), _matching()
+    _run(tmp_path, [fair, match], checks=["gold", "shortcut"], profile="strict")  # both kept under strict
+    for prof in ("strict", "golongrl"):
+        out = tmp_path / f"export-{prof}"
+        run_export(tmp_path / "v", out, ExportConfig(size=2, val_per_type=0, plots=False, profile=prof))
+        card = (out / "README.md").read_text()
+        rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]]
+                for r in card.split("## Shortcuts")[1].split("## Provenance")[0].splitlines() if r.startswith("| ")}
+        assert rows["comprehension"][:3] == ["1", "0.250", "1.000"]  # rows, chance, gold
+        assert "present 0.000" in rows["comprehension"][-1] and "letter:B* 1.000" in rows["comprehension"][-1]
+        hxn = "headings_x_numbers 1.000" if prof == "golongrl" else "headings_x_numbers 0.250"
+        assert hxn in rows["structured_matching"][-1], rows["structured_matching"]
+        # the best content strategy, by how much it beats chance: the quirk's enumeration under golongrl only
+        assert rows["structured_matching"][3].startswith("headings_x_numbers +0.7") is (prof == "golongrl")
+        assert ("Profile notes" in card and "every heading x every item number" in card) is (prof == "golongrl")
+        assert json.loads((out / "manifest.json").read_text())["config"]["profile"] == prof
