@@ -210,8 +210,12 @@ def measure(s: Any, metric: str, profile: Any, seed: int = 0) -> Blind | None:
         return None
     prof = get_profile(profile)
 
+    seen: dict[str, float] = {}  # draws repeat (32 counts out of 61): each distinct answer is scored once
+
     def score(body: str) -> float:
-        return float(score_sample(s, THINK_PREFIX + body, profile=prof)) if body.strip() else 0.0
+        if body not in seen:
+            seen[body] = float(score_sample(s, THINK_PREFIX + body, profile=prof)) if body.strip() else 0.0
+        return seen[body]
 
     rng = random.Random(f"{seed}:{s.id}:chance")
     draws = random_answers(v, metric, rng)
