@@ -126,6 +126,23 @@ def distractor_prompt(s: Sample, others: list[Sample], key: str) -> tuple[list[d
     return [*s.prompt[:-1], {**s.prompt[-1], "content": content}], used
 
 
+def unreadable(metric: str, text: str, prof: Any) -> bool:
+    """Whether the reward cannot read any answer in this reply, whatever it says: no "The correct answer is (X)"
+    for a multiple choice, no digit for a number, no JSON object for a table. Such a reply scores 0 for its
+    format, not its content (graded list metrics read any line, so they always have an answer)."""
+    from golong_data.rewards.accuracy import extract_choice
+    from golong_data.rewards.common import after_think
+
+    area = after_think(text) if metric in ("accuracy", "em", "math_verify") or prof.answer_after_think else text
+    if metric == "accuracy":
+        return extract_choice(area) is None
+    if metric == "math_verify":
+        return not any(c.isdigit() for c in area)
+    if metric == "iou":
+        return "{" not in area
+    return False
+
+
 class _Solver:
     """One place that turns (sample, messages, seeds, temperature) into rewards via the LLM layer."""
 
@@ -140,12 +157,19 @@ class _Solver:
         self.model = cfg.solver or os.environ.get("OPENAI_MODEL") or (LOCAL_MODEL if cfg.base_url is None else "?")
         self.requests = 0
         self.cached = 0
+        from golong_data.taxonomy import load_taxonomy, metric_key
+
+        tax = load_taxonomy(check_prompts=False)
+        self._metric = {t: metric_key(spec.metric) for t, spec in tax.tasks.items()}
+
+    def metric(self, s: Sample) -> str:
+        return self._metric.get(s.task_type, "")
 
     def rollouts(self, jobs: list[tuple[Sample, list[dict[str, Any]], list[int], float]], desc: str
                  ) -> list[tuple[list[float], list[str | None], list[bool], str]]:
         """For each job: (rewards, errors, blind, prompt_sha), scoring each completion against the sample's gold
         under the configured profile and think gate; blind[i]: reply i was cut by the token limit or cannot
-        score above 0 for its format (empty, or failing the think gate) -- see checks.inconclusive."""
+        score above 0 for its format (empty, failing the think gate, or `unreadable`) -- see checks.inconclusive."""
         from golong_data.llm import LLMRequest, run_batch
         from golong_data.rewards import get_profile, score_sample
         from golong_data.rewards.common import passes_think_gate
@@ -171,7 +195,8 @@ class _Solver:
                 # A truncated completion ("length") is still the model's answer and is scored as such.
                 rewards.append(float(score_sample(s, r.text, profile=prof)) if r.text else 0.0)
                 blind.append(r.error == "length" or not (r.text or "").strip()
-                             or (prof.think_gate and not passes_think_gate(r.text or "")))
+                             or (prof.think_gate and not passes_think_gate(r.text or ""))
+                             or unreadable(self.metric(s), r.text or "", prof))
             out.append((rewards, errors, blind, prompt_sha(msgs)))
         return out
 

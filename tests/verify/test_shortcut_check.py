@@ -248,3 +248,14 @@ def test_card_reports_chance_strategies_and_gold_per_type_under_the_export_profi
         assert rows["structured_matching"][3].startswith("headings_x_numbers +0.7") is (prof == "golongrl")
         assert ("Profile notes" in card and "every heading x every item number" in card) is (prof == "golongrl")
         assert json.loads((out / "manifest.json").read_text())["config"]["profile"] == prof
+
+
+def test_replies_the_reward_cannot_read_are_blind() -> None:
+    from golong_data.rewards import get_profile
+    from golong_data.verify import unreadable
+
+    p = get_profile("golongrl", think_gate=False)
+    assert unreadable("accuracy", "I think it is B.", p) and not unreadable("accuracy", "The correct answer is (B)", p)
+    assert unreadable("math_verify", "four", p) and not unreadable("math_verify", "2 + 2 = 4", p)
+    assert unreadable("iou", "a table", p) and not unreadable("iou", '<answer>{"data": []}</answer>', p)
+    assert not unreadable("f1", "anything at all", p)  # list metrics read any line

@@ -100,7 +100,8 @@ class Script:
             m = re.search(r"'([^']+)'", q)
             return perfect(m.group(1) if m else "I cannot know without the document.")
         if not content.startswith(own_ctx[:200]) and s.id not in self.robust:  # distractors put in front
-            return perfect("distracted")
+            # a wrong answer in the task's format (a reply the reward cannot read would be inconclusive)
+            return perfect("\\boxed{-1}" if s.answer.startswith("\\boxed") else "distracted")
         if body.get("temperature", 0) > 0 and s.id in self.band_hits and body.get("seed") not in self.band_hits[s.id]:
             return perfect("a wrong guess")
         return perfect(self.truth[q])
