@@ -23,7 +23,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from golong_data.checks import RANDOM_EQUIVALENT
 from golong_data.tasks.common import fmt_boxed, fmt_lines, fmt_mcq
 
 THINK_PREFIX = "<think>\n</think>\n"  # an empty reasoning block, then the answer: passes any think gate
@@ -192,9 +191,6 @@ class Blind:
     chance: float
     scores: dict[str, float]  # strategy -> score
     gold: float
-
-    def content(self) -> dict[str, float]:
-        return {k: v for k, v in self.scores.items() if k not in RANDOM_EQUIVALENT}
 
     def record(self) -> dict[str, Any]:
         return {"profile": self.profile, "chance": round(self.chance, 6),
