@@ -21,6 +21,20 @@ PROFILE_NOTE = {
 }
 
 
+# Where a golongrl quirk pays a blind strategy (golong_data.rewards.profiles has the full table).
+QUIRK_NOTE = {
+    "subem": "golongrl's SubEM does not penalise extra answer lines, so listing every heading x every item number "
+    "scores 1.0 without reading; verify's shortcut check rejects such samples under golongrl. To train on them, "
+    "verify and export with `--profile strict` (hits / max(gold, lines)) and train with the strict rewards.",
+    "pairwise": "golongrl's Pairwise ignores omissions: two labels in the right order score 1.0, so a blind pair "
+    "(`label_pair`) scores 1.0 on about half the rows -- its mean is the 0.5 chance level of a random full order, "
+    "but single rewards are noisier than the metric suggests. `--profile strict` divides by all pairs.",
+    "ndcg": "NDCG with linear gains: a random order of k gold-only items scores ~0.87 (k=4) to ~0.82 (k=20), so "
+    "rows list more sections than the gold holds, which lowers the chance level shown here.",
+}
+MAX_OVER_CHANCE = 0.05  # the card flags a type whose best content strategy beats chance by more than this
+
+
 def upstream_stage_dirs(start: Path, limit: int = 32) -> list[Path]:
     """Stage directories reachable from `start` through the manifests' input paths, nearest first."""
     out: list[Path] = []
@@ -205,6 +219,7 @@ def render_card(
         spec_rows.append([t, s.metric, f"`{s.route['data_source']}` / `{s.route['reward_mode']}`",
                           s.answer_format.replace("\n", " ").replace("|", "\\|"), note])
     out.append(_table(["task type", "metric", "data_source / reward_mode", "answer format", "profile"], spec_rows))
+    out += shortcut_section(result, tax, settings.get("profile", "golongrl"))
     out += ["", "## Provenance", ""]
     origins = Counter(e.origin for e in (*result.train, *result.val))
     out.append(_table(["origin", "rows"], [[o, n] for o, n in sorted(origins.items())]))
@@ -234,6 +249,50 @@ def render_card(
     if config_text:
         out += ["Pipeline config:", "", "```yaml", config_text.rstrip(), "```", ""]
     return "\n".join(out)
+
+
+def shortcut_section(result: Any, tax: Any, profile: str) -> list[str]:
+    """Per task type: chance level, each blind strategy's mean over the exported rows, the gold's score."""
+    from golong_data.checks import RANDOM_EQUIVALENT
+
+    measured = getattr(result, "measured", None) or [e for e in (*result.train, *result.val) if e.blind]
+    out = ["", "## Shortcuts (blind strategies)", "",
+           f"Fixed answering rules that never see the gold or the evidence, scored with each row's own reward "
+           f"under the `{profile}` profile over the {len(measured)} verified synthetic rows of the pool the mix was "
+           "drawn from (every exported synthetic row among them). *chance*: mean score of "
+           "a random answer of the right form (random letter, random order of the listed items, random subset of "
+           "the headings, ...). Content strategies (all but `*` random-equivalent ones) must not beat chance by "
+           f"more than {MAX_OVER_CHANCE}; verify's shortcut check rejects single rows where one beats it by "
+           "`--max-blind`.", ""]
+    per: dict[str, list[dict[str, Any]]] = {}
+    for e in measured:
+        per.setdefault(e.task_type, []).append(e.blind)
+    rows = []
+    notes = []
+    for t in tax.tasks:
+        bs = per.get(t, [])
+        key = tax.tasks[t].metric_key
+        if key in QUIRK_NOTE and (profile == "golongrl" or key == "ndcg"):
+            notes.append(f"- {t} ({tax.tasks[t].metric}): {QUIRK_NOTE[key]}")
+        if not bs:
+            rows.append([t, 0, "-", "-", "-", "-", "no measured rows"])
+            continue
+        n = len(bs)
+        chance = sum(b["chance"] for b in bs) / n
+        names = sorted({k for b in bs for k in b["scores"]})
+        means = {k: sum(b["scores"].get(k, 0.0) for b in bs) / n for k in names}
+        content = {k: v for k, v in means.items() if k not in RANDOM_EQUIVALENT}
+        worst = max(content, key=lambda k: (content[k], k)) if content else ""
+        over = content.get(worst, 0.0) - chance
+        cells = ", ".join(f"{k}{'*' if k in RANDOM_EQUIVALENT else ''} {means[k]:.3f}"
+                          for k in sorted(names, key=lambda k: (-means[k], k)))
+        rows.append([t, n, f"{chance:.3f}", f"{sum(b['gold'] for b in bs) / n:.3f}",
+                     f"{worst} {over:+.3f}", "**over**" if over > MAX_OVER_CHANCE else "ok", cells])
+    out.append(_table(["task type", "rows", "chance", "gold", "best content - chance", f"<= chance + {MAX_OVER_CHANCE}",
+                       "strategy means (best first; * random-equivalent)"], rows))
+    if notes:
+        out += ["", "Profile notes:", "", *notes]
+    return out
 
 
 def write_card(

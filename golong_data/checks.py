@@ -5,7 +5,8 @@ numbers, and `recompute_verdict` re-applies them to a sample's verification bloc
 carries everything needed to re-check its verdict without an LLM.
 
 Why these checks (issue 7): a wrong gold teaches the wrong thing (gold, reanswer); a question answerable
-without the document teaches memorisation (nocontext); a sample that collapses once the context grows is
+without the document teaches memorisation (nocontext); one a fixed rule answers without reading teaches
+that rule (shortcut, issue 19); a sample that collapses once the context grows is
 brittle (robustness); a sample every rollout solves, or none does, has zero GRPO advantage (band -- LoongRL
 keeps items a reference model solves 1-6 times out of 8).
 """
@@ -24,6 +25,10 @@ DEFAULT_GRADED_THRESHOLD = 0.5
 # The golongrl ROUGE-L profile scores the whole completion, thinking included, so even the reference
 # against itself stays below 1.0 once a short think block is in front of it (issue 8: >= 0.8).
 GOLD_THRESHOLDS = {"rouge_l": 0.8}
+# Blind strategies that are as good as a random draw: the constructors shuffle option letters and the order
+# items and labels are listed in (golong_data.shortcuts). Reported, never a reason to reject.
+RANDOM_EQUIVALENT = frozenset({"letter:A", "letter:B", "letter:C", "letter:D", "question_order", "label_order",
+                               "label_pair"})
 
 
 def is_binary(metric_key: str) -> bool:
@@ -54,6 +59,31 @@ def check_gold(reward: float, threshold: float, answer: str, span_errors: list[s
     if reward < threshold:
         return False, "gold_scores_below_threshold", ev
     return True, "", ev
+
+
+def check_shortcut(scores: dict[str, float], chance: float, max_blind: float) -> Verdict:
+    """No content blind strategy may score >= the sample's chance level + max_blind (capped at 1.0).
+
+    The worst offender names the rejection: `shortcut:<strategy>`."""
+    thr = min(1.0, chance + max_blind)
+    ev: dict[str, Any] = {"scores": scores, "chance": chance, "max_blind": max_blind, "threshold": thr}
+    hits = sorted((-v, k) for k, v in scores.items() if k not in RANDOM_EQUIVALENT and v >= thr)
+    if not hits:
+        return True, "", ev
+    ev["strategy"], ev["score"] = hits[0][1], -hits[0][0]
+    return False, f"shortcut:{hits[0][1]}", ev
+
+
+def inconclusive(ok: bool, blind: list[bool], passes_when_solved: bool) -> bool:
+    """Whether a verdict rests only on replies that could not have shown a solve.
+
+    `blind[i]`: reply i was cut by the token limit, or could not score above 0 for its format (empty, or no
+    `</think>` under the think gate). Such a reply scores 0 whatever the model knew, so when every reply is
+    blind, a check that passes on "not solved" (nocontext) learnt nothing, and neither did a failure of a check
+    that passes on "solved" (reanswer, robustness)."""
+    if not blind or not all(blind):
+        return False
+    return not ok if passes_when_solved else ok
 
 
 def check_reanswer(rewards: list[float], threshold: float) -> Verdict:
@@ -123,16 +153,18 @@ def span_errors(evidence: list[dict[str, Any]], doc_lengths: dict[str, int] | No
 def recompute_verdict(verification: dict[str, Any]) -> tuple[bool, str]:
     """Re-decide a sample from its verification block alone (no LLM, no documents).
 
-    Applies each recorded check's predicate to its recorded numbers; a check recorded as skipped
-    does not vote. Returns (kept, first failing check's reason or "").
+    Applies each recorded check's predicate to its recorded numbers; a check recorded as skipped or
+    inconclusive does not vote. Returns (kept, first failing check's reason or "").
     """
     checks = verification.get("checks", {})
     for name, rec in checks.items():
-        if rec.get("verdict") == "skipped":
+        if rec.get("verdict") in ("skipped", "inconclusive"):
             continue
         if name == "gold":
             ok, reason, _ = check_gold(rec["reward"], rec["threshold"], "x" if rec.get("answer_present", True) else "",
                                        rec.get("span_errors", []))
+        elif name == "shortcut":
+            ok, reason, _ = check_shortcut(rec["scores"], rec["chance"], rec["max_blind"])
         elif name == "reanswer":
             ok, reason, _ = check_reanswer(rec["rewards"], rec["threshold"])
         elif name == "nocontext":

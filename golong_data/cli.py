@@ -239,8 +239,8 @@ def synthesize(
 def verify(
     in_dir: Path = typer.Option(..., "--in", "-i", help="Synthesize output directory (holds samples.jsonl)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes verified.jsonl + rejected.jsonl."),
-    checks: str = typer.Option("gold,reanswer,nocontext,robustness,band", help="Comma-separated checks to run: "
-                               "gold (no LLM), reanswer, nocontext, robustness, band."),
+    checks: str = typer.Option("gold,shortcut,reanswer,nocontext,robustness,band", help="Comma-separated checks to "
+                               "run: gold and shortcut (no LLM), reanswer, nocontext, robustness, band."),
     solver: str | None = typer.Option(None, help="Solver model name (default: the local SmolLM2 server)."),
     base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint (default: the local server)."),
     k: int = opt(VerifyConfig, "k"),
@@ -250,12 +250,17 @@ def verify(
                                           "default: found through the manifests."),
     max_in_flight: int = opt(VerifyConfig, "max_in_flight"),
     shard: str | None = typer.Option(None, help="Verify only shard i/N of the samples (e.g. 0/4)."),
+    profile: str = opt(VerifyConfig, "profile", "--profile"),
+    no_think_gate: bool = typer.Option(False, "--no-think-gate", help="Score solver replies without requiring "
+                                       "</think> (for solvers that do not think, e.g. SmolLM2)."),
+    max_blind: float = opt(VerifyConfig, "max_blind", "--max-blind"),
 ) -> None:
     """Keep samples whose gold is right, that need their context, and that teach something (pass-rate band)."""
     from golong_data.verify import run_verify
 
     cfg = VerifyConfig(checks=[c.strip() for c in checks.split(",") if c.strip()], solver=solver, base_url=base_url,
-                       k=k, band=band, documents=str(documents) if documents else None, max_in_flight=max_in_flight)
+                       k=k, band=band, documents=str(documents) if documents else None, max_in_flight=max_in_flight,
+                       profile=profile, think_gate=not no_think_gate, max_blind=max_blind)
     summary = run_verify(in_dir, out, cfg, seed=seed, shard=shard)
     echo(summary.line)
 
@@ -272,6 +277,8 @@ def export(
     import_: list[Path] = typer.Option([], "--import", help="Official-schema RLVR rows (parquet / JSONL) to mix in; "
                                        "repeatable."),
     taxonomy: Path | None = typer.Option(None, help="taxonomy.yaml with the per-type shares (default: bundled)."),
+    profile: str = typer.Option("golongrl", "--profile", help="Reward profile of the card's shortcut table: golongrl "
+                                "or strict (for training with the strict rewards)."),
 ) -> None:
     """Mix the RLVR set by taxonomy shares and write it in the verl schema, with its dataset card."""
     import shlex
@@ -279,7 +286,7 @@ def export(
     from golong_data.export import run_export
 
     cfg = ExportConfig(size=size, val_per_type=val_per_type, imports=[str(p) for p in import_],
-                       taxonomy=str(taxonomy) if taxonomy else None)
+                       taxonomy=str(taxonomy) if taxonomy else None, profile=profile)
     command = "golong-data " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = run_export(in_dir, out, cfg, seed=seed, command=command)
     echo(result.line)

@@ -25,7 +25,7 @@ from typing import Any
 from golong_data import paths
 from golong_data.errors import ConfigError
 
-ALL_CHECKS = ("gold", "reanswer", "nocontext", "robustness", "band")
+ALL_CHECKS = ("gold", "shortcut", "reanswer", "nocontext", "robustness", "band")
 LOADER_FIELDS = ("base_dir", "source", "config_path")
 STAGES = ("ingest", "chunk", "dedup", "synthesize", "verify", "export")
 
@@ -69,7 +69,7 @@ def check_ranges(obj: Any) -> None:
 @dataclass
 class VerifyConfig:
     checks: list[str] = setting(
-        "Checks to run, in order: gold (no LLM), reanswer, nocontext, robustness, band.",
+        "Checks to run, in order: gold and shortcut (no LLM), reanswer, nocontext, robustness, band.",
         default_factory=lambda: list(ALL_CHECKS),
     )
     solver: str | None = setting("Solver model name at the endpoint (None: the local SmolLM2 server).", default=None)
@@ -86,11 +86,17 @@ class VerifyConfig:
         default_factory=dict,
     )
     leak_threshold: float = setting("A no-context reward at or above this means the answer leaks.", default=1.0,
-                                  range=(0, 1))
+                                    range=(0, 1))
+    profile: str = setting("Reward profile for every score verify takes (golongrl: the official quirks; strict).",
+                           default="golongrl")
+    think_gate: bool = setting("Zero solver replies without </think> (off for solvers that do not think, e.g. "
+                               "SmolLM2; blind and gold answers always carry an empty think block).", default=True)
+    max_blind: float = setting("Shortcut check: reject a sample when a content blind strategy scores >= its chance "
+                               "level + this (capped at 1.0).", default=0.3, range=(0, 1))
     max_in_flight: int = setting("Concurrent LLM requests.", default=8, range=(1, 1024))
     max_tokens: int = setting("Completion budget per solver call.", default=512, range=(1, None))
     max_cost: float | None = setting("Stop when the run's LLM spend reaches this many USD.", default=None,
-                                   range=(0, None))
+                                     range=(0, None))
     cache_path: str | None = setting("SQLite cache of LLM calls (None: the LLM layer's default).", default=None)
     documents: str | None = setting(
         "Directory or documents.jsonl used to resolve evidence spans (None: found through the manifests).",
@@ -112,6 +118,9 @@ class ExportConfig:
     )
     taxonomy: str | None = setting("taxonomy.yaml giving the per-type shares (None: the bundled one).", default=None)
     plots: bool = setting("Draw the PNG plots of the dataset card (needs matplotlib: the [card] extra).", default=True)
+    profile: str = setting("Reward profile the card's shortcut table is measured under (golongrl, or strict for "
+                           "training with the strict rewards); rows verified under another profile are re-measured.",
+                           default="golongrl")
 
     def __post_init__(self) -> None:
         check_ranges(self)

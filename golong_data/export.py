@@ -112,6 +112,9 @@ class Entry:
     generator: str  # "kind/name@version model=... prompt=sha" (provenance)
     key: str = ""  # seeded sort key: the deterministic shuffle
     verifier: str = ""  # "gold, band(model=...)": which checks passed it, with which model (provenance)
+    # The shortcut check's numbers ({profile, chance, scores, gold}) under the export profile: from the
+    # verification block when verify used that profile, else measured while the row is written (pass 2).
+    blind: dict[str, Any] | None = None
 
 
 @dataclass
@@ -137,6 +140,7 @@ class ExportResult:
     shortfalls: list[Shortfall] = field(default_factory=list)
     import_counts: dict[str, int] = field(default_factory=dict)
     rejected: int = 0
+    measured: list[Entry] = field(default_factory=list)  # pooled rows with blind-strategy scores (the card's table)
 
     @property
     def line(self) -> str:
@@ -423,6 +427,13 @@ def _verifier_key(ver: dict[str, Any]) -> str:
     return sys.intern(", ".join(parts) or "unverified")
 
 
+def _blind_record(ver: dict[str, Any], profile: str) -> dict[str, Any] | None:
+    rec = (ver.get("checks") or {}).get("shortcut")
+    if not isinstance(rec, dict) or rec.get("profile") != profile or "scores" not in rec:
+        return None
+    return {k: rec[k] for k in ("profile", "chance", "scores", "gold")}
+
+
 def _iter_import_rows(path: Path) -> Any:
     """Rows of an official-schema parquet or JSONL file, streamed in batches."""
     if path.suffix == ".parquet":
@@ -495,7 +506,7 @@ def run_export(
             entries.append(
                 Entry(sid, task, str(obj.get("bucket", "")), difficulty_band(rate), int(obj.get("n_tokens") or 0),
                       0, off, ln, "synthetic", _generator_key(obj.get("generator") or {}),
-                      verifier=_verifier_key(ver))
+                      verifier=_verifier_key(ver), blind=_blind_record(ver, cfg.profile))
             )
         n_synth = len(entries)
         import_counts: Counter[str] = Counter()
@@ -549,10 +560,27 @@ def run_export(
         train, val, short = choose_mix(entries, {t: s.share for t, s in tax.tasks.items()}, cfg.size, cfg.val_per_type,
                                        seed)
         # ---- pass 2: stream the chosen rows
+        from golong_data.shortcuts import measure
+        from golong_data.taxonomy import metric_key
+
+        def blind(s: Sample) -> dict[str, Any] | None:
+            if s.task_type not in tax.tasks:
+                return None
+            b = measure(s, metric_key(tax.tasks[s.task_type].metric), cfg.profile, seed)
+            return None if b is None else b.record()
+
         for split, chosen in (("train", train), ("val", val)):
-            _write_split(run, out_dir, split, chosen, files)
+            _write_split(run, out_dir, split, chosen, files, blind)
+        # The card's table covers the whole verified pool: rows verify did not score under this profile (and
+        # the mix left out) are read back and scored here.
+        with open(samples_path, "rb") as h:
+            for e in entries:
+                if e.origin == "synthetic" and e.blind is None:
+                    h.seek(e.offset)
+                    e.blind = blind(from_dict(Sample, orjson.loads(h.read(e.length))))
         spool.unlink(missing_ok=True)
-        result = ExportResult(out_dir, train, val, len(entries), short, dict(import_counts), run.n_rejected)
+        result = ExportResult(out_dir, train, val, len(entries), short, dict(import_counts), run.n_rejected,
+                              [e for e in entries if e.blind])
         result.import_counts["synthetic_pool"] = n_synth
         from golong_data.card import write_card
 
@@ -565,7 +593,8 @@ def run_export(
     return result
 
 
-def _write_split(run: Any, out_dir: Path, split: str, chosen: list[Entry], files: list[Path]) -> None:
+def _write_split(run: Any, out_dir: Path, split: str, chosen: list[Entry], files: list[Path],
+                 blind: Any = None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
     schema = parquet_schema()
@@ -581,6 +610,8 @@ def _write_split(run: Any, out_dir: Path, split: str, chosen: list[Entry], files
                 obj = orjson.loads(h.read(e.length))
                 if e.origin == "synthetic":
                     s = from_dict(Sample, obj)
+                    if e.blind is None and blind is not None:
+                        e.blind = blind(s)
                     row = sample_to_row(s, index, (s.verification or {}).get("pass_rate"))
                 else:
                     row = obj

@@ -34,12 +34,12 @@ from golong_data import checks as C
 from golong_data.config import ALL_CHECKS, VerifyConfig, parse_band
 from golong_data.errors import GolongError
 from golong_data.records import Sample, iter_jsonl, read_records, stage_file
+from golong_data.shortcuts import THINK_PREFIX, split_prompt
 
 LLM_CHECKS = ("reanswer", "nocontext", "robustness", "band")
 # Input lines held at once. The chunk, not the shard or what passed earlier checks, is also the robustness
 # check's pool of distractor contexts: the same for every shard, so a sample's distractors never depend on N.
 CHUNK = 512
-THINK_PREFIX = "<think>\n</think>\n"  # a perfect completion: empty reasoning, then the answer
 
 
 @dataclass
@@ -51,12 +51,15 @@ class VerifySummary:
     table: str = ""
     requests: int = 0
     cached: int = 0
+    inconclusive: dict[str, int] = field(default_factory=dict)  # check -> samples kept on no evidence
 
     @property
     def line(self) -> str:
         s = f"verify: kept {self.kept}, rejected {self.rejected}"
         if self.requests:
             s += f"; {self.requests} LLM requests ({self.cached} from cache)"
+        if self.inconclusive:
+            s += "; inconclusive (kept, not passed) " + ", ".join(f"{k} {v}" for k, v in self.inconclusive.items())
         if self.skipped:
             s += "; skipped " + ", ".join(f"{k} ({v})" for k, v in self.skipped.items())
         if self.rejected:
@@ -66,16 +69,6 @@ class VerifySummary:
 
 def prompt_sha(messages: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-
-
-def _context_and_question(s: Sample) -> tuple[str, str] | None:
-    """Split the user message into (context, question + format) at the question's last occurrence."""
-    q = str((s.meta or {}).get("question", ""))
-    content = str(s.prompt[-1].get("content", "")) if s.prompt else ""
-    i = content.rfind(q) if q else -1
-    if i < 0:
-        return None
-    return content[:i].rstrip(), content[i:]
 
 
 def _gold_strings(s: Sample) -> list[str]:
@@ -108,7 +101,7 @@ def distractor_prompt(s: Sample, others: list[Sample], key: str) -> tuple[list[d
     Distractors come from samples over other documents whose context mentions none of this sample's gold
     strings, so the gold stays uniquely supported. None when the sample gives no way to split its prompt.
     """
-    split = _context_and_question(s)
+    split = split_prompt(s)
     if split is None:
         return None
     own_ctx, _ = split
@@ -119,7 +112,7 @@ def distractor_prompt(s: Sample, others: list[Sample], key: str) -> tuple[list[d
     for o in sorted(others, key=lambda o: hashlib.sha256(f"{key}:{o.id}".encode()).hexdigest()):
         if o.id == s.id or (mine & ({e.get("doc_id") for e in o.evidence} - {None})):
             continue
-        osplit = _context_and_question(o)
+        osplit = split_prompt(o)
         if osplit is None or any(g in osplit[0] for g in golds):
             continue
         pieces.append(osplit[0])
@@ -131,6 +124,23 @@ def distractor_prompt(s: Sample, others: list[Sample], key: str) -> tuple[list[d
         return None
     content = "\n\n".join(pieces) + "\n\n" + str(s.prompt[-1]["content"])
     return [*s.prompt[:-1], {**s.prompt[-1], "content": content}], used
+
+
+def unreadable(metric: str, text: str, prof: Any) -> bool:
+    """Whether the reward cannot read any answer in this reply, whatever it says: no "The correct answer is (X)"
+    for a multiple choice, no digit for a number, no JSON object for a table. Such a reply scores 0 for its
+    format, not its content (graded list metrics read any line, so they always have an answer)."""
+    from golong_data.rewards.accuracy import extract_choice
+    from golong_data.rewards.common import after_think
+
+    area = after_think(text) if metric in ("accuracy", "em", "math_verify") or prof.answer_after_think else text
+    if metric == "accuracy":
+        return extract_choice(area) is None
+    if metric == "math_verify":
+        return not any(c.isdigit() for c in area)
+    if metric == "iou":
+        return "{" not in area
+    return False
 
 
 class _Solver:
@@ -147,12 +157,24 @@ class _Solver:
         self.model = cfg.solver or os.environ.get("OPENAI_MODEL") or (LOCAL_MODEL if cfg.base_url is None else "?")
         self.requests = 0
         self.cached = 0
+        from golong_data.taxonomy import load_taxonomy, metric_key
+
+        tax = load_taxonomy(check_prompts=False)
+        self._metric = {t: metric_key(spec.metric) for t, spec in tax.tasks.items()}
+
+    def metric(self, s: Sample) -> str:
+        return self._metric.get(s.task_type, "")
 
     def rollouts(self, jobs: list[tuple[Sample, list[dict[str, Any]], list[int], float]], desc: str
-                 ) -> list[tuple[list[float], list[str | None], str]]:
-        """For each job: (rewards, errors, prompt_sha), scoring each completion against the sample's gold."""
+                 ) -> list[tuple[list[float], list[str | None], list[bool], str]]:
+        """For each job: (rewards, errors, blind, prompt_sha), scoring each completion against the sample's gold
+        under the configured profile and think gate; blind[i]: reply i was cut by the token limit or cannot
+        score above 0 for its format (empty, failing the think gate, or `unreadable`) -- see checks.inconclusive."""
         from golong_data.llm import LLMRequest, run_batch
-        from golong_data.rewards import score_sample
+        from golong_data.rewards import get_profile, score_sample
+        from golong_data.rewards.common import passes_think_gate
+
+        prof = get_profile(self.cfg.profile, self.cfg.think_gate)
 
         reqs = []
         for s, msgs, seeds, temp in jobs:
@@ -165,14 +187,17 @@ class _Solver:
         self.cached += sum(1 for r in results if r.cached)
         out, i = [], 0
         for s, msgs, seeds, _ in jobs:
-            rewards, errors = [], []
+            rewards, errors, blind = [], [], []
             for _ in seeds:
                 r = results[i]
                 i += 1
                 errors.append(None if r.ok else (r.error or "error"))
                 # A truncated completion ("length") is still the model's answer and is scored as such.
-                rewards.append(float(score_sample(s, r.text, profile="golongrl")) if r.text else 0.0)
-            out.append((rewards, errors, prompt_sha(msgs)))
+                rewards.append(float(score_sample(s, r.text, profile=prof)) if r.text else 0.0)
+                blind.append(r.error == "length" or not (r.text or "").strip()
+                             or (prof.think_gate and not passes_think_gate(r.text or ""))
+                             or unreadable(self.metric(s), r.text or "", prof))
+            out.append((rewards, errors, blind, prompt_sha(msgs)))
         return out
 
 
@@ -180,7 +205,8 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                shard: str | None = None) -> VerifySummary:
     """Verify in_dir/samples.jsonl into out_dir/verified.jsonl (+ rejected.jsonl, manifest.json); with `shard`
     ('i/N') only the samples of that shard (see the module docstring)."""
-    from golong_data.rewards import score_sample
+    from golong_data.rewards import get_profile, score_sample
+    from golong_data.shortcuts import measure
     from golong_data.stage import StageRun, in_shard, parse_shard
     from golong_data.taxonomy import load_taxonomy, metric_key
 
@@ -190,6 +216,7 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
     if bad:
         raise GolongError(f"unknown check(s) {', '.join(bad)}", f"--checks takes some of: {', '.join(ALL_CHECKS)}")
     lo, hi = parse_band(cfg.band, cfg.k) if "band" in cfg.checks else (0, cfg.k)
+    prof = get_profile(cfg.profile, cfg.think_gate)  # a bad profile name fails here, before any work
     part = parse_shard(shard)
     samples_path = stage_file(in_dir, "samples.jsonl")
     tax = load_taxonomy(check_prompts=False)
@@ -226,6 +253,11 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
             state["checks"][check] = {**ev, "verdict": "pass"}
             table[(s.task_type, check)]["kept"] += 1
 
+        def unsure(s: Sample, check: str, ev: dict[str, Any], state: dict[str, Any]) -> None:
+            # kept, but never reported as passed: the card and the verifier key list passes only
+            state["checks"][check] = {**ev, "verdict": "inconclusive"}
+            table[(s.task_type, check)]["inconclusive"] += 1
+
         # Chunks of CHUNK samples, each taken through every check: memory stays bounded by the chunk (64K-token
         # prompts are ~256 KB each), while each check still sends one batch of requests per chunk.
         records = read_records(samples_path, Sample)
@@ -260,7 +292,7 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                 nxt = []
                 for s in active:
                     mk = metric_key(tax.tasks[s.task_type].metric)
-                    reward = float(score_sample(s, THINK_PREFIX + s.answer, profile="golongrl")) if s.answer else 0.0
+                    reward = float(score_sample(s, THINK_PREFIX + s.answer, profile=prof)) if s.answer else 0.0
                     spans = C.span_errors(s.evidence, doc_len)
                     ok, reason, ev = C.check_gold(reward, C.gold_threshold(mk), s.answer, spans)
                     ev["spans_checked"] = len(s.evidence) if doc_len is not None else 0
@@ -270,6 +302,24 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                         nxt.append(s)
                     else:
                         fail(s, "gold", reason, ev, state[s.id])
+                active = nxt
+
+            if "shortcut" in order:
+                nxt = []
+                for s in active:
+                    b = measure(s, metric_key(tax.tasks[s.task_type].metric), prof, seed)
+                    if b is None:
+                        state[s.id]["checks"]["shortcut"] = {"verdict": "skipped",
+                                                             "reason": "prompt has no meta.question to split at"}
+                        nxt.append(s)
+                        continue
+                    ok, reason, ev = C.check_shortcut(b.record()["scores"], round(b.chance, 6), cfg.max_blind)
+                    ev.update(profile=b.profile, think_gate=prof.think_gate, gold=round(b.gold, 6))
+                    if ok:
+                        passed(s, "shortcut", ev, state[s.id])
+                        nxt.append(s)
+                    else:
+                        fail(s, "shortcut", reason, ev, state[s.id])
                 active = nxt
 
             for check in (c for c in order if c in LLM_CHECKS):
@@ -307,10 +357,10 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                         jobs.append((s, s.prompt, [seed + i for i in range(cfg.k)], 1.0))
                 outs = solver.rollouts(jobs, desc=f"verify: {check}")
                 nxt = list(keep_without)
-                for (s, _, seeds, temp), (rewards, errors, psha) in zip(jobs, outs, strict=True):
+                for (s, _, seeds, temp), (rewards, errors, blind, psha) in zip(jobs, outs, strict=True):
                     mk = metric_key(tax.tasks[s.task_type].metric)
                     rec = {"model": solver.model, "prompt_sha": psha, "seeds": seeds, "temperature": temp,
-                           **extra.get(s.id, {})}
+                           "profile": prof.name, "think_gate": prof.think_gate, **extra.get(s.id, {})}
                     if any(errors):
                         rec["errors"] = errors
                     if check == "reanswer":
@@ -323,11 +373,20 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                         ok, reason, ev = C.check_band(rewards, C.is_binary(mk), lo, hi)
                         state[s.id]["pass_rate"] = ev["mean"]
                         rates[s.task_type].append(ev["mean"])
-                    # A truncated answer ("length") is a wrong answer, scored 0 as in RL training. Any other error
-                    # (HTTP 4xx/5xx after retries, timeout) means the check has no evidence: inconclusive, never a
-                    # pass -- a no-context call that failed must not certify that the sample needs its context.
+                    # A failed call (HTTP 4xx/5xx after retries, timeout) means the check has no evidence: the
+                    # sample is rejected (retried next run), never passed -- a no-context call that failed must not
+                    # certify that the sample needs its context. Replies that came back but could not show a solve
+                    # (cut at max_tokens, no </think> under the gate) make the check inconclusive, not passed.
+                    if any(blind):
+                        rec["blind"] = blind
                     if any(e not in (None, "length") for e in errors):
                         fail(s, check, "solver_error", {**rec, **ev}, state[s.id])
+                    elif check != "band" and C.inconclusive(ok, blind, passes_when_solved=check != "nocontext"):
+                        # every reply was cut short or unscorable: no evidence either way (the band keeps
+                        # training's view, where a truncated rollout earns 0)
+                        unsure(s, check, {**rec, **ev, "reason": "every reply truncated or unscorable for format"},
+                               state[s.id])
+                        nxt.append(s)
                     elif ok:
                         passed(s, check, {**rec, **ev}, state[s.id])
                         nxt.append(s)
@@ -345,6 +404,9 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
         if solver is not None:
             summary.requests, summary.cached = solver.requests, solver.cached
             run.counts.update({"llm_requests": solver.requests})
+    for (_, c), cnt in sorted(table.items()):
+        if cnt["inconclusive"]:
+            summary.inconclusive[c] = summary.inconclusive.get(c, 0) + cnt["inconclusive"]
     summary.table = render_table(table, rates, order)
     print(summary.table, file=sys.stderr)
     return summary
@@ -358,9 +420,10 @@ def render_table(table: dict[tuple[str, str], Counter[str]], rates: dict[str, li
     for t in tasks:
         row = f"{t:<24}"
         for c in order:
-            k, r = table[(t, c)]["kept"], table[(t, c)]["rejected"]
-            row += f"{f'{k}/{k + r}':>14}" if k + r else f"{'-':>14}"
+            k, r, u = table[(t, c)]["kept"], table[(t, c)]["rejected"], table[(t, c)]["inconclusive"]
+            cell = f"{k}/{k + r + u}" + (f" ?{u}" if u else "")
+            row += f"{cell:>14}" if k + r + u else f"{'-':>14}"
         hist = Counter(min(9, int(x * 10)) for x in rates.get(t, []))
         row += "   " + " ".join(str(hist.get(i, 0)) for i in range(10)) if rates.get(t) else ""
         lines.append(row)
-    return "\n".join(lines) + "\n(kept/checked per check)"
+    return "\n".join(lines) + "\n(passed/checked per check; ?n: n inconclusive -- kept, not passed)"

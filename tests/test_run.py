@@ -112,5 +112,7 @@ def test_demo_config_is_valid() -> None:
     from golong_data.config import load_config
 
     cfg = load_config(Path(__file__).parents[1] / "examples" / "demo.yaml")
-    assert cfg.verify.checks == ["gold", "nocontext"] and cfg.synthesize["buckets"] == ["2k", "4k", "8k", "16k"]
+    assert cfg.verify.checks == ["gold", "shortcut", "nocontext"]
+    assert cfg.synthesize["buckets"] == ["2k", "4k", "8k", "16k"]
+    assert cfg.verify.think_gate is False  # SmolLM2 never writes </think>: the gate would zero every reply
     assert all(p.exists() for p in cfg.corpus_paths())

@@ -27,7 +27,7 @@ from golong_data.tasks.common import ConstructorSpec, Focus, Plan
 __all__ = ["TASK_BUILDERS", "TaskBuilder", "get_builder", "Focus", "Plan", "ConstructorSpec"]
 
 # Bump when a constructor's output for the same input changes (it goes into every Sample.generator).
-VERSION = "1"
+VERSION = "2"
 
 
 @dataclass(frozen=True)

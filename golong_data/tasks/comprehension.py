@@ -2,7 +2,9 @@
 
 The right option is a sentence of the section shown in the context; the three wrong ones are real sentences
 of *other* sections of the same document (near, plausible distractors), each occurring once in the document,
-so none of them can also be in the named section.
+so none of them can also be in the named section. Those other sections are put in the context too (issue 19):
+every option occurs there, so "pick the option that appears" identifies nothing -- the reader must find
+which section each option sits in.
 """
 
 from __future__ import annotations
@@ -23,33 +25,43 @@ def passage_origin(focus: Focus, rng: random.Random) -> Plan | str:
     n = len(focus.pieces)
     if n < 4:
         return "too_few_sections"
-    fits = [i for i, c in enumerate(focus.cost) if c <= focus.ev_budget]
-    if not fits:
-        return "evidence_exceeds_bucket"
-    t = rng.choice(fits)
-    right = unique_quotes(focus, t, rng, need=1)
-    if not right:
-        return "no_unique_quote"
-    others = [i for i in range(n) if i != t]
-    rng.shuffle(others)
-    wrong: list[tuple[int, int, str]] = []
-    for i in others:
+    # Four sections with a quotable sentence each, drawn together within the evidence budget; the named one is
+    # picked among them afterwards, so the right option and the wrong ones are exchangeable (choosing the named
+    # section first would leave the others to the budget's leftovers -- shorter sections, shorter sentences --
+    # and "pick the longest option" would beat chance).
+    order = list(range(n))
+    rng.shuffle(order)
+    chosen: list[tuple[int, tuple[int, int, str]]] = []
+    spent = 0
+    over = False
+    for i in order:
+        if spent + focus.cost[i] > focus.ev_budget:
+            over = True
+            continue
+        if any(focus.pieces[j].heading == focus.pieces[i].heading for j, _ in chosen):
+            continue  # the question names a section by its heading: it must name one
         qs = unique_quotes(focus, i, rng, need=1)
         if qs:
-            wrong.append(qs[0])
-        if len(wrong) == 3:
+            chosen.append((i, qs[0]))
+            spent += focus.cost[i]
+        if len(chosen) == 4:
             break
-    if len(wrong) < 3:
-        return "no_unique_quote"
-    good = right[0]
+    if len(chosen) < 4:
+        return "evidence_exceeds_bucket" if over else "no_unique_quote"
+    t, good = chosen[rng.randrange(4)]
+    pieces = [i for i, _ in chosen]
+    wrong = [q for i, q in chosen if i != t]
     options = [good, *wrong]
     rng.shuffle(options)
     letter = LETTERS[options.index(good)]
     p = focus.pieces[t]
     lines = "\n".join(f'{LETTERS[k]}. "{q[2]}"' for k, q in enumerate(options))
     question = f'Which of the following passages comes from the section "{p.heading}"?\n\n{lines}'
-    return Plan("passage_origin", question, [p], [letter], letter, fmt_mcq(letter), [(p.doc_id, good[0], good[1])],
-                forbid=[q[2] for q in options], unique=[good[2]], meta={"options": [q[2] for q in options]})
+    # The option sections in document order: where they sit says nothing about which one is named.
+    evidence = [focus.pieces[i] for i in sorted(pieces)]
+    return Plan("passage_origin", question, evidence, [letter], letter, fmt_mcq(letter),
+                [(p.doc_id, good[0], good[1])], forbid=[q[2] for q in options], unique=[q[2] for q in options],
+                meta={"options": [q[2] for q in options]})
 
 
 CONSTRUCTORS = [ConstructorSpec("passage_origin", ("book", "paper", "text"), passage_origin)]

@@ -3,7 +3,9 @@
 - term_count: how often a name occurs in one to three named sections (whole word, case-sensitive);
 - term_difference: how many more times one name occurs than another in those sections.
 The numbers are counted by program over exactly the sections the question names, so distractors cannot
-change them.
+change them. The answer value is drawn first (uniformly over the values the sections offer), then a question
+with that value: drawing the term first would make small counts -- the commonest numbers in any text -- the
+usual answer, which "answer the most frequent number" would exploit (issue 19).
 """
 
 from __future__ import annotations
@@ -54,8 +56,11 @@ def term_count(focus: Focus, rng: random.Random) -> Plan | str:
     run, totals = got
     if not totals:
         return "no_suitable_term"
-    term = rng.choice(sorted(totals))
-    n = totals[term]
+    by_value: dict[int, list[str]] = {}
+    for t, v in totals.items():
+        by_value.setdefault(v, []).append(t)
+    n = rng.choice(sorted(by_value))
+    term = rng.choice(sorted(by_value[n]))
     where = "section" if len(run) == 1 else "sections"
     question = f'How many times does the word "{term}" occur in the {where} {headings_list(focus, run)}? {RULE}'
     return Plan("term_count", question, [focus.pieces[i] for i in run], [], str(n), fmt_boxed(str(n)),
@@ -71,8 +76,11 @@ def term_difference(focus: Focus, rng: random.Random) -> Plan | str:
     pairs = [(a, b) for a in names for b in names if totals[a] > totals[b]]
     if not pairs:
         return "no_suitable_term"
-    a, b = rng.choice(pairs)
-    n = totals[a] - totals[b]
+    by_value: dict[int, list[tuple[str, str]]] = {}
+    for a, b in pairs:
+        by_value.setdefault(totals[a] - totals[b], []).append((a, b))
+    n = rng.choice(sorted(by_value))
+    a, b = rng.choice(by_value[n])
     where = "section" if len(run) == 1 else "sections"
     question = (
         f'In the {where} {headings_list(focus, run)}, how many more times does the word "{a}" occur than the '

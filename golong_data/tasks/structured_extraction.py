@@ -36,7 +36,9 @@ def term_rows(focus: Focus, rng: random.Random) -> Plan | str:
     if run is None:
         return "too_few_sections"
     terms = proper_terms([focus.body(i) for i in run], [focus.pieces[i].heading for i in run])
-    ok = [t for t, c in terms.items() if sum(1 for x in c if x) >= 2]
+    # Every count >= 2: most names occur once per section, so "[heading, 1] for every heading" would otherwise
+    # match most rows without reading (issue 19).
+    ok = [t for t, c in terms.items() if sum(1 for x in c if x) >= 2 and all(x != 1 for x in c)]
     if not ok:
         return "no_suitable_term"
     term = rng.choice(ok)

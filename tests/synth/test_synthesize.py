@@ -171,10 +171,14 @@ def test_answers_are_right_by_an_independent_recount(samples: list[dict]) -> Non
                 holders = [h for h, b in secs.items() if quote in b]
                 assert len(holders) == 1 and f"{n}: {holders[0]}" in gt["doc_ids"]
         elif t == "graded_ranking":
-            named = re.findall(r'"([^"]+)"', q.split(", most")[0])
-            bodies = "".join(secs[n] for n in named)
-            counts = [whole_word(w, bodies) for w in gt["doc_ids"]]
-            assert counts == sorted(counts, reverse=True) and len(set(counts)) == len(counts), counts
+            term = re.search(r'the word "([^"]+)"', q).group(1)
+            listed = re.findall(r"^- (.+)$", q, flags=re.M)
+            counts = {h: whole_word(term, secs[h]) for h in listed}
+            want = sorted((h for h in listed if counts[h]), key=lambda h: -counts[h])
+            assert gt["doc_ids"] == want and len({counts[h] for h in want}) == len(want), counts
+            # more sections listed than ranked: a random order of the listing is far from the gold
+            assert len(listed) >= len(want) + 2
+            assert whole_word(term, text[: text.rfind("\n\nQuestion: ")]) == sum(counts.values())
         elif t == "sequence_ordering":
             shown = dict(re.findall(r'^(P\d+)\. "(.+)"$', q, flags=re.M))
             ctx = text[: text.rfind("\n\nQuestion: ")]
@@ -185,6 +189,9 @@ def test_answers_are_right_by_an_independent_recount(samples: list[dict]) -> Non
             opts = dict(re.findall(r'^([A-D])\. "(.+)"$', q, flags=re.M))
             inside = [k for k, v in opts.items() if v in secs[target]]
             assert inside == [gt["golden_label"]]
+            # every option occurs once in the context: "pick the option that appears" identifies nothing
+            ctx = text[: text.rfind("\n\nQuestion: ")]
+            assert all(ctx.count(v) == 1 for v in opts.values()), opts
         elif t == "summarization":
             ref = gt["doc_ids"][0]
             assert ref[:80] not in " ".join(text.split())  # the abstract itself is not in the context

@@ -64,8 +64,8 @@ def test_gold_check_offline(tmp_path: Path) -> None:
     assert rej[no_answer.id]["reason"] == "gold_no_answer"
     assert rej[bad_span.id]["reason"] == "gold_evidence_unresolved"
     assert good_span.id in kept and len(kept) == len(samples) - 3
-    assert set(summary.skipped) == {"reanswer", "nocontext", "robustness", "band"}
-    assert "skipped reanswer" in summary.line
+    assert set(summary.skipped) == {"shortcut", "reanswer", "nocontext", "robustness", "band"}
+    assert "skipped shortcut (not in --checks), reanswer" in summary.line
     for v in kept.values():
         assert v["verification"]["checks"]["gold"]["verdict"] == "pass"
         assert recompute_verdict(v["verification"]) == (True, "")
@@ -100,7 +100,8 @@ class Script:
             m = re.search(r"'([^']+)'", q)
             return perfect(m.group(1) if m else "I cannot know without the document.")
         if not content.startswith(own_ctx[:200]) and s.id not in self.robust:  # distractors put in front
-            return perfect("distracted")
+            # a wrong answer in the task's format (a reply the reward cannot read would be inconclusive)
+            return perfect("\\boxed{-1}" if s.answer.startswith("\\boxed") else "distracted")
         if body.get("temperature", 0) > 0 and s.id in self.band_hits and body.get("seed") not in self.band_hits[s.id]:
             return perfect("a wrong guess")
         return perfect(self.truth[q])
@@ -239,7 +240,7 @@ def test_cli_gold_only_names_the_skipped_checks(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["verify", "--in", str(syn), "--out", str(tmp_path / "v"), "--checks", "gold"])
     assert res.exit_code == 0, res.output
     assert "verify: kept 9, rejected 0" in res.output
-    assert "skipped reanswer (not in --checks)" in res.output
+    assert "skipped shortcut (not in --checks), reanswer (not in --checks)" in res.output
     bad = CliRunner().invoke(app, ["verify", "--in", str(syn), "--out", str(tmp_path / "v"), "--checks", "golden"])
     assert bad.exit_code == 1 and "unknown check" in bad.output
 
