@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 GD := $(VENV)/bin/golong-data
 export GOLONG_HOME ?= $(HOME)/.cache/golong-data
 
-.PHONY: install install-core local-llm local-llm-bg test test-long demo bench lint clean
+.PHONY: install install-core local-llm local-llm-bg test test-long test-scale demo bench lint clean
 
 # What the pipeline needs (the demo): the package, its card plots, the Qwen tokenizer file.
 $(VENV)/.core: pyproject.toml
@@ -43,6 +43,19 @@ test: local-llm-bg install
 	bash scripts/setup_local_llm.sh $(PY)  # waits for the background setup, says whether the LLM tests can run
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# The real verl 0.9.1 (tests/scale) in a venv of its own: verl pins transformers < 5.11 and huggingface_hub 1.x,
+# older than what .venv tests the TRL backend with, and its install adds ~3 min (torch + verl, measured).
+VENV_SCALE := .venv-scale
+$(VENV_SCALE)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV_SCALE)
+	$(VENV_SCALE)/bin/python -m pip install -q --upgrade pip
+	$(VENV_SCALE)/bin/python -m pip install -q torch==2.13.0  # the CPU wheel, as above
+	$(VENV_SCALE)/bin/python -m pip install -q -e '.[dev,train,ray,verl]'
+	touch $@
+
+test-scale: $(VENV_SCALE)/.installed
+	GOLONG_REQUIRE_VERL=1 $(VENV_SCALE)/bin/python -m pytest -q -p no:cacheprovider tests/scale
+
 test-long: install local-llm
 	$(PY) -m pytest -q -p no:cacheprovider -m slow
 
@@ -58,4 +71,4 @@ lint: install
 	$(VENV)/bin/ruff check golong_data tests bench scripts
 
 clean:
-	rm -rf $(VENV) work .pytest_cache
+	rm -rf $(VENV) $(VENV_SCALE) work .pytest_cache

@@ -11,14 +11,20 @@ whose SQLite cache (WAL) commits each response on arrival: a retried task replay
 attempt already paid for instead of calling again.
 
 Results come back in task order whatever order tasks finish in; progress is one bar over all tasks.
-Ray is imported only inside RayExecutor.run (`pip install golong-data[ray]`).
+Ray is imported only inside RayExecutor.run (`pip install golong-data[ray]`). The code reaches Ray workers
+through Ray's runtime_env (`py_modules`: this driver's golong_data package, with taxonomy.yaml and prompts/
+inside it), so every node runs the driver's code whatever golong-data it has installed, or none; the nodes
+need only the dependencies (`pip install 'golong-data[ray]'`).
 """
 
 from __future__ import annotations
 
 import importlib
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from golong_data.errors import ConfigError, GolongError
@@ -127,15 +133,38 @@ def _child(task: Task, conn: Any) -> None:
     conn.close()
 
 
+def stage_package(dest: Path) -> Path:
+    """Copy golong_data, with the data files it reads (resources.PACKAGED), into dest/golong_data: what Ray
+    ships to every worker as a py_module. Returns that directory."""
+    import golong_data
+    from golong_data import resources
+
+    pkg = Path(golong_data.__file__).resolve().parent
+    out = dest / "golong_data"
+    shutil.copytree(pkg, out, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", resources.PACKAGED))
+    src, data = resources.data_dir(), out / resources.PACKAGED
+    data.mkdir()
+    shutil.copy2(src / "taxonomy.yaml", data / "taxonomy.yaml")
+    shutil.copytree(src / "prompts", data / "prompts", ignore=shutil.ignore_patterns("__pycache__"))
+    return out
+
+
+def ray_runtime_env(tmp: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The job's runtime_env: `extra` (e.g. env_vars) plus golong_data staged under tmp as a py_module."""
+    env = dict(extra or {})
+    env["py_modules"] = [*env.get("py_modules", []), str(stage_package(tmp))]
+    return env
+
+
 class RayExecutor:
     """The same tasks as Ray tasks. `address`: a running cluster ("auto", "ray://head:10001"); None starts a
-    local Ray instance with `workers` CPUs. A task whose worker dies (OOM, kill -9, lost node) or that
-    raises is retried by Ray up to `retries` times."""
+    local Ray instance with `workers` CPUs. `runtime_env`: more of the job's runtime_env (env_vars, pip, ...).
+    A task whose worker dies (OOM, kill -9, lost node) or that raises is retried by Ray up to `retries` times."""
 
     def __init__(self, address: str | None = None, workers: int | None = None, retries: int = 2,
                  progress: bool | None = None, runtime_env: dict[str, Any] | None = None) -> None:
         self.address, self.workers, self.retries = address, workers, retries
-        self.progress, self.runtime_env = progress, runtime_env
+        self.progress, self.runtime_env = progress, runtime_env  # the job's (e.g. env_vars), as ray.init takes
 
     def _init(self) -> Any:
         try:
@@ -143,13 +172,15 @@ class RayExecutor:
         except ImportError:
             raise GolongError("the ray executor needs Ray", "pip install 'golong-data[ray]'") from None
         if not ray.is_initialized():
-            kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-            if self.runtime_env:
-                kw["runtime_env"] = self.runtime_env
-            if self.address:
-                ray.init(address=self.address, **kw)
-            else:
-                ray.init(num_cpus=self.workers, **kw)
+            # Ray uploads local py_modules only at the job level, at init (content-addressed, so once per
+            # version of the code); a Ray the caller initialised ships whatever its runtime_env says.
+            with tempfile.TemporaryDirectory(prefix="golong-ray-") as tmp:
+                kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                      "runtime_env": ray_runtime_env(Path(tmp), self.runtime_env)}
+                if self.address:
+                    ray.init(address=self.address, **kw)
+                else:
+                    ray.init(num_cpus=self.workers, **kw)
         return ray
 
     def run(self, tasks: Sequence[Task], desc: str = "shards") -> list[Any]:

@@ -228,7 +228,10 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
         [Path(in_dir) / "chunks.jsonl"] if (Path(in_dir) / "chunks.jsonl").exists() else []
     )
     config = cfg.resolved()
-    config["taxonomy"] = str(tax.path)
+    # The bundled taxonomy by name, not path: a Ray worker reads the copy shipped to its node, at a path that
+    # differs per node, and merge requires every shard's settings to agree.
+    bundled = Path(tax.path).resolve() == (data_dir() / "taxonomy.yaml").resolve()
+    config["taxonomy"] = "<golong-data>/taxonomy.yaml" if bundled else str(tax.path)
     made: Counter[tuple[str, str]] = Counter()
     rejected: dict[tuple[str, str], Counter[str]] = {}
     attempts = 0

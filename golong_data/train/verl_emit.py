@@ -3,10 +3,12 @@
 DIR/
   data/train.parquet     verl / GoLongRL row schema (the export stage's; samples are converted with its writer)
   golong_reward.py       reward.custom_reward_function: calls golong_data.rewards.compute_score
-  golong_tmn_plugin.py   registers the `golong_tmn` estimator and the task-key hook (golong_data.train.verl_plugin)
-  golong_verl_main.py    verl's main_ppo with a TaskRunner that installs the plugin inside the Ray actor
-  launch.sh              Ray head/worker commands and the training command with the paper's settings
+  launch.sh              Ray head/worker commands and verl's main_ppo with the paper's settings
   README.md              what each file is for and which verl version they were checked against
+
+The `golong_tmn` estimator (golong_data.train.verl_plugin) reaches verl's processes as a Ray
+worker_process_setup_hook, so stock `python -m verl.trainer.main_ppo` runs it: no patched main script.
+tests/scale/test_verl.py checks these files against the real verl (VERL_CHECKED).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 from golong_data.errors import GolongError
 from golong_data.train.config import TrainConfig
 
-VERL_CHECKED = "upstream verl 0.8.0.dev (volcengine/verl commit b178a3c, 2026-01-29)"
+VERL_CHECKED = "verl 0.9.1 (its legacy trainer, trainer.use_v1=False)"
+SETUP_HOOK = "golong_data.train.verl_plugin.install"
 
 REWARD_PY = '''\
 """verl custom reward function (reward.custom_reward_function.path): the golong-data reward router.
@@ -33,50 +36,6 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
     return float(_compute_score(data_source, solution_str, ground_truth, extra_info))
 '''
 
-PLUGIN_PY = '''\
-"""Registers the `golong_tmn` advantage estimator with verl and supplies its per-sample task key.
-
-Import and call install() inside the process that runs verl's trainer (golong_verl_main.py does).
-The math is golong_data.train.advantages.compute_advantages; see golong_data/train/verl_plugin.py.
-"""
-
-from golong_data.train.verl_plugin import ESTIMATOR, golong_tmn_advantage, install  # noqa: F401
-'''
-
-MAIN_PY = '''\
-"""verl's main_ppo, with a TaskRunner that installs the golong_tmn plugin in the Ray actor that trains.
-
-Upstream verl passes no per-sample task key to registered estimators; installing the hook inside the TaskRunner
-(where RayPPOTrainer.fit computes advantages) supplies it. Run: python golong_verl_main.py <hydra overrides>
-"""
-
-import os
-import sys
-
-import hydra
-import ray
-from verl.trainer.main_ppo import TaskRunner, run_ppo
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-
-class GolongTaskRunner(TaskRunner):
-    def run(self, config):
-        import golong_tmn_plugin
-
-        golong_tmn_plugin.install()
-        return super().run(config)
-
-
-@hydra.main(config_path="pkg://verl.trainer.config", config_name="ppo_trainer", version_base=None)
-def main(config):
-    run_ppo(config, task_runner_class=ray.remote(num_cpus=1)(GolongTaskRunner))
-
-
-if __name__ == "__main__":
-    main()
-'''
-
 
 def launch_sh(cfg: TrainConfig, n_rows: int) -> str:
     algo = cfg.algo
@@ -86,16 +45,23 @@ def launch_sh(cfg: TrainConfig, n_rows: int) -> str:
         # Written by `golong-data train --backend verl`; checked against {VERL_CHECKED}.
         # Start Ray first:   head:    ray start --head --port=6379
         #                    workers: ray start --address=$HEAD_IP:6379
-        # then run this script on the head node. Every node needs: pip install golong-data verl (+ vllm or sglang).
-        # VERL_FLAVOR=upstream (default): stock verl + our golong_tmn estimator (golong_verl_main.py).
+        # then run this script on the head node. Every node needs: pip install 'golong-data[verl]' (+ vllm or sglang).
+        # VERL_FLAVOR=upstream (default): stock verl main_ppo + our golong_tmn estimator, installed in every Ray
+        #   worker by a worker_process_setup_hook; it needs verl's legacy trainer (trainer.use_v1=False), whose
+        #   batches keep each sample's extra_info up to the advantage step.
         # VERL_FLAVOR=golongrl: the authors' fork (github.com/xiaoxuanNLP/GoLongRL, Train/verl), whose trainer passes
         #   extra_info.reward_mode to its built-in tmn_grpo estimator (and runs the DAPO recipe with group filtering).
+        #   Not tested here.
+        # Values of runtime_env.env_vars are quoted for hydra ('0.8'): Ray takes only strings there.
         set -euo pipefail
         HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
         MODEL=${{MODEL:?set MODEL to a local HF model directory, e.g. Qwen3-4B}}
         NNODES=${{NNODES:-1}}
         GPUS=${{GPUS:-8}}
+        MICRO=${{MICRO:-1}}        # sequences per GPU per forward pass (long contexts: 1)
+        PYTHON=${{PYTHON:-python3}}
         VERL_FLAVOR=${{VERL_FLAVOR:-upstream}}
+        REWARD_MANAGER=${{REWARD_MANAGER:-naive}}  # naive | dapo (dapo adds an overlong-response penalty when enabled)
         ALGO={algo}                # tmn-reweight | tmn | grpo
         ALPHA={cfg.alpha}          # difficulty_smooth_alpha (paper: 0.8)
         GAMMA={cfg.gamma}          # difficulty weight strength (paper: 1.0)
@@ -115,6 +81,9 @@ def launch_sh(cfg: TrainConfig, n_rows: int) -> str:
           actor_rollout_ref.actor.optim.weight_decay={cfg.weight_decay}
           actor_rollout_ref.actor.optim.clip_grad={cfg.max_grad_norm}
           actor_rollout_ref.actor.ppo_mini_batch_size={batch}
+          actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=$MICRO
+          actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=$MICRO
+          actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=$MICRO
           actor_rollout_ref.actor.clip_ratio_low={cfg.epsilon}
           actor_rollout_ref.actor.clip_ratio_high={cfg.epsilon_high}
           actor_rollout_ref.actor.use_kl_loss=False
@@ -126,8 +95,6 @@ def launch_sh(cfg: TrainConfig, n_rows: int) -> str:
           actor_rollout_ref.rollout.top_p=1.0
           algorithm.use_kl_in_reward=False
           algorithm.kl_ctrl.kl_coef=0.0
-          custom_reward_function.path="$HERE/golong_reward.py"
-          custom_reward_function.name=compute_score
           trainer.nnodes=$NNODES
           trainer.n_gpus_per_node=$GPUS
           trainer.total_training_steps={cfg.max_steps}
@@ -145,14 +112,17 @@ def launch_sh(cfg: TrainConfig, n_rows: int) -> str:
             EST=(algorithm.adv_estimator=tmn_grpo +algorithm.difficulty_reweight=$RW
                  +algorithm.difficulty_smooth_alpha=$ALPHA)
           fi
-          python3 -m recipe.dapo.main_dapo --config-name=dapo_trainer "${{COMMON[@]}}" "${{EST[@]}}" \\
+          "$PYTHON" -m recipe.dapo.main_dapo --config-name=dapo_trainer "${{COMMON[@]}}" "${{EST[@]}}" \\
+            custom_reward_function.path="$HERE/golong_reward.py" custom_reward_function.name=compute_score \\
             algorithm.filter_groups.enable=True algorithm.filter_groups.metric=score "$@"
         else
-          export GOLONG_TMN_ALGO=$ALGO GOLONG_TMN_ALPHA=$ALPHA GOLONG_TMN_GAMMA=$GAMMA
-          python3 "$HERE/golong_verl_main.py" "${{COMMON[@]}}" algorithm.adv_estimator=golong_tmn \\
-            +ray_kwargs.ray_init.runtime_env.env_vars.GOLONG_TMN_ALGO=$ALGO \\
-            +ray_kwargs.ray_init.runtime_env.env_vars.GOLONG_TMN_ALPHA=$ALPHA \\
-            +ray_kwargs.ray_init.runtime_env.env_vars.GOLONG_TMN_GAMMA=$GAMMA "$@"
+          "$PYTHON" -m verl.trainer.main_ppo "${{COMMON[@]}}" algorithm.adv_estimator=golong_tmn trainer.use_v1=False \\
+            reward.custom_reward_function.path="$HERE/golong_reward.py" \\
+            reward.custom_reward_function.name=compute_score reward.reward_manager.name=$REWARD_MANAGER \\
+            +ray_kwargs.ray_init.runtime_env.worker_process_setup_hook={SETUP_HOOK} \\
+            +ray_kwargs.ray_init.runtime_env.env_vars.GOLONG_TMN_ALGO="'$ALGO'" \\
+            +ray_kwargs.ray_init.runtime_env.env_vars.GOLONG_TMN_ALPHA="'$ALPHA'" \\
+            +ray_kwargs.ray_init.runtime_env.env_vars.GOLONG_TMN_GAMMA="'$GAMMA'" "$@"
         fi
         ''')
 
@@ -162,19 +132,22 @@ def _readme(cfg: TrainConfig, n_rows: int) -> str:
         # verl run written by golong-data
 
         {n_rows} training rows, algorithm `{cfg.algo}` (alpha {cfg.alpha}, gamma {cfg.gamma}).
-        Files were checked against {VERL_CHECKED}, structurally (verl is not installed where golong-data
-        is tested): python files compile, the reward file scores like `golong-data score`, and the estimator
-        matches golong-data's own advantage math on tensors. Not yet run on a verl cluster.
+        Checked against {VERL_CHECKED} by golong-data's tests/scale (real verl, CPU): launch.sh's overrides
+        compose with verl's hydra config and land on the fields verl reads; verl's naive and dapo reward managers
+        load `golong_reward.py` and score like `golong-data score`; verl's compute_advantage runs `golong_tmn`;
+        RLHFDataset reads `data/train.parquet`. Not yet run on GPUs.
 
         - `data/train.parquet`: verl row schema (data_source, prompt, ability, reward_model, extra_info).
-        - `golong_reward.py`: `custom_reward_function.path`; calls `golong_data.rewards.compute_score`.
-        - `golong_tmn_plugin.py` + `golong_verl_main.py`: upstream verl gives registered estimators no per-sample
-          task key. The main script's TaskRunner installs a hook around `ray_trainer.compute_advantage` that reads
-          each sample's `extra_info.reward_mode` (mapped to its metric group, e.g. T4.1 -> Summary) and hands it to
-          the `golong_tmn` estimator. Settings reach the Ray actors as GOLONG_TMN_ALGO / _ALPHA / _GAMMA.
-        - `launch.sh`: `MODEL=/path/to/model bash launch.sh` on the Ray head. `VERL_FLAVOR=golongrl` targets the
-          authors' fork and its built-in `tmn_grpo` estimator instead (with DAPO group filtering, as in the paper).
-          The upstream path has no DAPO dynamic sampling (zero-variance groups stay in the batch with zero advantage).
+        - `golong_reward.py`: `reward.custom_reward_function.path`; calls `golong_data.rewards.compute_score`.
+        - `launch.sh`: `MODEL=/path/to/model bash launch.sh` on the Ray head (NNODES, GPUS, REWARD_MANAGER=naive|dapo).
+          verl gives registered estimators no per-sample task key, so `{SETUP_HOOK}` runs in every Ray worker
+          (`ray_kwargs.ray_init.runtime_env.worker_process_setup_hook`): it registers `golong_tmn` and wraps
+          `ray_trainer.compute_advantage` to hand over each sample's `extra_info.reward_mode` (mapped to its metric
+          group, e.g. T4.1 -> Summary). That needs the legacy trainer (`trainer.use_v1=False`): the v1 trainer reads
+          only uid, masks and scores at its advantage step. Settings reach the workers as GOLONG_TMN_ALGO/_ALPHA/_GAMMA.
+        - `VERL_FLAVOR=golongrl` targets the authors' fork and its built-in `tmn_grpo` estimator instead (with DAPO
+          group filtering, as in the paper); not tested. The upstream path has no DAPO dynamic sampling
+          (zero-variance groups stay in the batch with zero advantage).
         """)
 
 
@@ -207,8 +180,6 @@ def emit_verl(cfg: TrainConfig) -> list[str]:
         n_rows = len(rows)
     files = {
         "golong_reward.py": REWARD_PY,
-        "golong_tmn_plugin.py": PLUGIN_PY,
-        "golong_verl_main.py": MAIN_PY,
         "launch.sh": launch_sh(cfg, n_rows),
         "README.md": _readme(cfg, n_rows),
     }

@@ -1,16 +1,19 @@
 """TMN / TMN-Reweight as a registered verl advantage estimator, and the piece that supplies its task key.
 
-Checked against upstream verl 0.8.0.dev (volcengine/verl commit b178a3c, 2026-01-29); verl itself cannot be
-installed where this project is tested, so the tests drive these functions with stand-ins for verl's modules.
+Checked against verl 0.9.1 by tests/scale/test_verl.py (the real verl: register_adv_est, get_adv_estimator_fn,
+ray_trainer.compute_advantage on a DataProto, and verl's run_ppo starting Ray with the emitted runtime_env).
 
-Why more than `register_adv_est`: upstream `ray_trainer.compute_advantage` calls a registered estimator with
+Why more than `register_adv_est`: verl's `ray_trainer.compute_advantage` calls a registered estimator with
 token_level_rewards, response_mask, config and index (the prompt uid) only -- no per-sample task key, which
 TMN needs. (The authors' fork, github.com/xiaoxuanNLP/GoLongRL, patches compute_advantage to pass
 `reward_mode`; with that fork use its own `tmn_grpo` estimator instead, see the emitted launch script.)
 `install()` therefore wraps `ray_trainer.compute_advantage`: for our estimator it reads each sample's task key
 from the batch (top-level `reward_mode`, else `extra_info["reward_mode"]` with `data_source`), puts it where
-the estimator reads it, and calls the original. It runs inside the Ray TaskRunner process (see
-golong_verl_main.py, which the emitted launch script starts): that is where the trainer computes advantages.
+the estimator reads it, and calls the original. The emitted launch script makes `install` Ray's
+worker_process_setup_hook, so it runs in every Ray worker of the job, the TaskRunner that computes advantages
+included. Only verl's legacy trainer (trainer.use_v1=False) calls ray_trainer.compute_advantage with the
+samples' extra_info; the v1 trainer reads only uid, masks and scores there, and our estimator then stops with
+an error saying so.
 
 Settings come from environment variables, which verl forwards to its Ray actors through
 `+ray_kwargs.ray_init.runtime_env.env_vars.*`: GOLONG_TMN_ALGO (tmn-reweight | tmn | grpo),
@@ -56,8 +59,9 @@ def golong_tmn_advantage(
     tasks = _CURRENT["tasks"]
     scores = token_level_rewards.sum(dim=-1)  # (bs,) outcome reward of each response
     if tasks is None or len(tasks) != scores.shape[0]:
-        raise RuntimeError(f"{ESTIMATOR}: no task keys for this batch; start training through golong_verl_main.py "
-                           "(it installs the hook that supplies them)")
+        raise RuntimeError(f"{ESTIMATOR}: no task keys for this batch; run verl with trainer.use_v1=False and "
+                           "+ray_kwargs.ray_init.runtime_env.worker_process_setup_hook="
+                           "golong_data.train.verl_plugin.install (the emitted launch.sh does)")
     adv, metrics = compute_advantages(
         scores.detach().float().cpu(),
         [str(u) for u in index],
