@@ -253,6 +253,14 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
             state["checks"][check] = {**ev, "verdict": "pass"}
             table[(s.task_type, check)]["kept"] += 1
 
+        def judge(s: Sample, check: str, ok: bool, reason: str, ev: dict[str, Any], kept: list[Sample]) -> None:
+            """A local check's verdict: kept (and passed on to the next check) or ledgered."""
+            if ok:
+                passed(s, check, ev, state[s.id])
+                kept.append(s)
+            else:
+                fail(s, check, reason, ev, state[s.id])
+
         def unsure(s: Sample, check: str, ev: dict[str, Any], state: dict[str, Any]) -> None:
             # kept, but never reported as passed: the card and the verifier key list passes only
             state["checks"][check] = {**ev, "verdict": "inconclusive"}
@@ -297,11 +305,7 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                     ok, reason, ev = C.check_gold(reward, C.gold_threshold(mk), s.answer, spans)
                     ev["spans_checked"] = len(s.evidence) if doc_len is not None else 0
                     ev["answer_present"] = bool(s.answer.strip())
-                    if ok:
-                        passed(s, "gold", ev, state[s.id])
-                        nxt.append(s)
-                    else:
-                        fail(s, "gold", reason, ev, state[s.id])
+                    judge(s, "gold", ok, reason, ev, nxt)
                 active = nxt
 
             if "shortcut" in order:
@@ -315,11 +319,7 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                         continue
                     ok, reason, ev = C.check_shortcut(b.record()["scores"], round(b.chance, 6), cfg.max_blind)
                     ev.update(profile=b.profile, think_gate=prof.think_gate, gold=round(b.gold, 6))
-                    if ok:
-                        passed(s, "shortcut", ev, state[s.id])
-                        nxt.append(s)
-                    else:
-                        fail(s, "shortcut", reason, ev, state[s.id])
+                    judge(s, "shortcut", ok, reason, ev, nxt)
                 active = nxt
 
             for check in (c for c in order if c in LLM_CHECKS):
