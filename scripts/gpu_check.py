@@ -7,10 +7,9 @@
    (left-padded `model.generate` over the whole generation batch), the same batch sorted into length buckets,
    and transformers' continuous batching (paged KV cache; what `--generation paged` runs), plus continuous
    batching over a 4x larger prompt batch.
-4. Greedy held-out reward per task type of the base model.
-5. GRPO and TMN-Reweight from the same base, same steps, seed and data (`--no-think-gate`: SmolLM2 does not
-   think), held-out greedy eval every --eval-steps and at the end.
-6. OUT/gpu_check.json (everything above + the done-when verdict), OUT/gpu_check_<algo>.png (per-task curves),
+4. GRPO and TMN-Reweight from the same base, same steps, seed and data (`--no-think-gate`: SmolLM2 does not
+   think), held-out greedy reward per task type at step 0 (the base model), every --eval-steps and at the end.
+5. OUT/gpu_check.json (everything above + the done-when verdict), OUT/gpu_check_<algo>.png (per-task curves),
    OUT/gpu_check.png (held-out mean, both algorithms).
 
     bash scripts/gpu_check.sh                                              # the real check, see its header
@@ -37,7 +36,7 @@ from transformers import TrainerCallback  # noqa: E402
 from golong_data.records import atomic_open, iter_jsonl, write_jsonl  # noqa: E402
 from golong_data.train.config import TrainConfig  # noqa: E402
 from golong_data.train.data import load_rows  # noqa: E402
-from golong_data.train.evaluate import evaluate, split_rows  # noqa: E402
+from golong_data.train.evaluate import split_rows  # noqa: E402
 from golong_data.train.generation import generate_ids  # noqa: E402
 from golong_data.train.models import load_model_and_tokenizer  # noqa: E402
 from golong_data.train.plot import write_png  # noqa: E402
@@ -56,8 +55,8 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--eval-split", type=float, default=0.15)
     ap.add_argument("--eval-max", type=int, default=96, help="most held-out samples (the rest go back to train)")
     ap.add_argument("--steps", type=int, default=40, help="RL steps per algorithm (TMN runs as many as GRPO did)")
-    ap.add_argument("--rl-seconds", type=float, default=130, help="stop GRPO after this long (the 8-minute budget)")
-    ap.add_argument("--eval-steps", type=int, default=10)
+    ap.add_argument("--rl-seconds", type=float, default=120, help="stop GRPO after this long (the 8-minute budget)")
+    ap.add_argument("--eval-steps", type=int, default=20)
     ap.add_argument("--num-generations", type=int, default=8)
     ap.add_argument("--prompts-per-step", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-5)
@@ -65,6 +64,7 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--generation", default="paged", choices=["default", "paged"], help="rollouts in training")
     ap.add_argument("--speed-prompts", type=int, default=8, help="prompts in the speed comparison (x generations)")
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--speed-only", action="store_true", help="stop after the speed comparison")
     ap.add_argument("--seed", type=int, default=0)
     return ap.parse_args()
 
@@ -112,11 +112,6 @@ def speed(model: Any, tok: Any, rows: list[dict[str, Any]], a: argparse.Namespac
     return out
 
 
-def eval_row(res: Any) -> dict[str, Any]:
-    return {"mean": res.mean, "n": res.n, "per_type": res.per_type,
-            "tokens_per_second": res.tokens / res.seconds if res.seconds else None}
-
-
 def main() -> None:
     a = parse()
     if a.device == "cuda" and not torch.cuda.is_available():
@@ -154,11 +149,9 @@ def main() -> None:
     }
     if not a.skip_speed:
         summary["speed"] = speed(model, tok, train_rows, a)
-    t0 = time.perf_counter()
-    base = evaluate(model, tok, held, think_gate=False, max_new_tokens=a.max_completion, batch_size=32)
-    summary["base_eval"] = eval_row(base) | {"seconds": time.perf_counter() - t0}
-    print(f"base model held-out greedy reward {base.mean:.4f}\n{base.table()}", flush=True)
     write(a, summary, t_start)
+    if a.speed_only:
+        return
 
     results: dict[str, Any] = {}
     for algo in ("grpo", "tmn-reweight"):
@@ -167,7 +160,7 @@ def main() -> None:
         out = a.work / algo
         shutil.rmtree(out, ignore_errors=True)
         steps = a.steps if algo == "grpo" else results["grpo"]["steps"]  # the same number of steps
-        cfg = TrainConfig(algo=algo, data=a.work / "train.jsonl", eval_data=a.work / "held_out.jsonl",
+        cfg = TrainConfig(algo=algo, model=a.model, data=a.work / "train.jsonl", eval_data=a.work / "held_out.jsonl",
                           eval_steps=a.eval_steps, output_dir=out, max_steps=steps, num_generations=a.num_generations,
                           prompts_per_step=a.prompts_per_step, learning_rate=a.lr, warmup_steps=0,
                           max_completion_length=a.max_completion, temperature=1.0, save_steps=10**9, seed=a.seed,
@@ -179,7 +172,7 @@ def main() -> None:
         metrics = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
         step_rows = [r for r in metrics if "reward" in r]
         evals = {int(r["step"]): r for r in metrics if r.get("event") == "eval"}
-        first, last = evals[min(evals)], evals[max(evals)]
+        first, last = evals[min(evals)], evals[max(evals)]  # step 0 is the base model (same for both)
         types = sorted(k.removeprefix("eval/") for k in first if k.startswith("eval/")
                        and k not in ("eval/n", "eval/tokens_per_second", "eval/mean"))
         gen_tps = [r["gen/tokens_per_second"] for r in step_rows if r.get("gen/tokens_per_second")]
@@ -202,6 +195,8 @@ def main() -> None:
         print(f"[{algo}] {s['global_step']} steps in {s['train_seconds']:.0f}s; held-out mean "
               f"{first['eval/mean']:.4f} -> {last['eval/mean']:.4f}", flush=True)
         summary["results"] = results
+        summary.setdefault("base_eval", {"mean": first["eval/mean"], "n": int(first["eval/n"]),
+                                         "per_type": {t: first[f"eval/{t}"] for t in types}})
         write(a, summary, t_start)  # after each algorithm: a timeout keeps GRPO's
 
     g, t = results["grpo"], results["tmn-reweight"]
