@@ -66,8 +66,9 @@ def generate_ids(model: Any, tok: Any, prompts: list[list[int]], max_new_tokens:
     out: list[list[int]] = [[] for _ in prompts]
     _sync(device)
     t0 = time.perf_counter()
-    # fp32 master weights on a GPU generate under bf16 autocast, as TRL's bf16 training does
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"
+    # fp32 master weights on a GPU generate under bf16 autocast, as TRL's bf16 training does; not the paged
+    # path, whose KV cache is allocated in the model's dtype (TRL casts the model to bf16 for it instead)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and method != "paged"
                               and next(model.parameters()).dtype == torch.float32)
     with torch.no_grad(), autocast:
         if method == "paged":

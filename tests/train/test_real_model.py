@@ -235,7 +235,6 @@ def test_one_step_on_smollm2_records_settings_eval_and_the_zero_reward_cause(tmp
     assert (out / "final" / "model.safetensors").is_file()
 
 
-@pytest.mark.slow
 @needs_gguf
 def test_eval_command_scores_four_prompts(tmp_path: Path) -> None:
     data = tmp_path / "held.jsonl"
