@@ -30,7 +30,7 @@ from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from golong_data.errors import GolongError
-from golong_data.rewards import get_profile
+from golong_data.rewards import Profile, get_profile
 from golong_data.train.advantages import compute_advantages
 from golong_data.train.config import TrainConfig
 from golong_data.train.data import load_rows
@@ -49,10 +49,10 @@ def completion_text(completion: Any) -> str:
     return str(completion)
 
 
-def make_reward(profile: str = "golongrl", think_gate: bool | None = None) -> Any:
+def make_reward(profile: str | Profile = "golongrl", think_gate: bool | None = None) -> Any:
     """A TRL reward function: the project's reward router with this profile / think gate, reading the
     ground-truth column. Named golong_reward (TRL logs rewards under the function's name)."""
-    from golong_data.rewards import compute_score, get_profile
+    from golong_data.rewards import compute_score
 
     prof = get_profile(profile, think_gate)
 
@@ -71,13 +71,13 @@ golong_reward = make_reward()  # the official profile, think gate on
 
 
 def zero_reward_cause(completions: list[str], data_source: list[str], reward_mode: list[str],
-                      ground_truth: list[str], profile: Any) -> str:
+                      ground_truth: list[str], profile: Profile) -> str:
     """Why a batch scored all 0: re-score without the think gate; if that scores, the gate is the cause."""
     from dataclasses import replace
 
     ungated = make_reward(replace(profile, think_gate=False))(completions, data_source, reward_mode, ground_truth)
     if profile.think_gate and any(x > 0 for x in ungated):
-        return ("the think gate: completions lack one </think>, so the golongrl profile scores them 0 "
+        return ("the think gate: completions lack one </think>, so the profile scores them 0 "
                 f"(without the gate {sum(x > 0 for x in ungated)} of {len(ungated)} would score); "
                 "add --no-think-gate for a model that does not think")
     example = completions[0][:120] if completions else ""
