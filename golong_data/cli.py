@@ -337,6 +337,7 @@ def train(
     eval_steps: int = typer.Option(_TD.eval_steps, help=_TC.help("eval_steps")),
     eval_max_new_tokens: int = typer.Option(_TD.eval_max_new_tokens, help=_TC.help("eval_max_new_tokens")),
     generation: str = typer.Option(_TD.generation, help=_TC.help("generation")),
+    zero_reward_steps: int = typer.Option(_TD.zero_reward_steps, help=_TC.help("zero_reward_steps")),
 ) -> None:
     """Train with GRPO, TMN or TMN-Reweight: TRL on one GPU, or write a verl run (--backend verl --emit DIR)."""
     from dataclasses import fields
@@ -368,7 +369,8 @@ def train(
 @app.command("eval")
 @handle_errors
 def eval_(
-    model: str = typer.Option(..., "--model", help=_TC.help("model")),
+    model: str = typer.Option(..., "--model", help="An HF model directory (e.g. a run's final/), a .gguf file, "
+                              "or smollm2-135m; loaded as `train --model` is."),
     data: Path = typer.Option(..., "--data", help="Held-out samples: samples.jsonl / verified.jsonl / "
                               "train.parquet, or a stage directory."),
     profile: str = typer.Option("golongrl", "--profile", help=_TC.help("profile")),
