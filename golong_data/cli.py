@@ -343,6 +343,14 @@ def train(
     save_steps: int = typer.Option(_TD.save_steps, help=_TC.help("save_steps")),
     seed: int = typer.Option(_TD.seed, help=_TC.help("seed")),
     device: str = typer.Option(_TD.device, help=_TC.help("device")),
+    profile: str = typer.Option(_TD.profile, "--profile", help=_TC.help("profile")),
+    no_think_gate: bool = typer.Option(False, "--no-think-gate", help=_TC.help("no_think_gate")),
+    eval_split: float = typer.Option(_TD.eval_split, help=_TC.help("eval_split")),
+    eval_data: Path | None = typer.Option(None, help=_TC.help("eval_data")),
+    eval_steps: int = typer.Option(_TD.eval_steps, help=_TC.help("eval_steps")),
+    eval_max_new_tokens: int = typer.Option(_TD.eval_max_new_tokens, help=_TC.help("eval_max_new_tokens")),
+    generation: str = typer.Option(_TD.generation, help=_TC.help("generation")),
+    zero_reward_steps: int = typer.Option(_TD.zero_reward_steps, help=_TC.help("zero_reward_steps")),
 ) -> None:
     """Train with GRPO, TMN or TMN-Reweight: TRL on one GPU, or write a verl run (--backend verl --emit DIR)."""
     from dataclasses import fields
@@ -365,6 +373,36 @@ def train(
     s = train_trl(cfg, echo=echo)
     echo(f"train: {s['global_step']} steps in {s['train_seconds']:.0f}s ({cfg.algo}); "
          f"model in {s['output_dir']}/final, metrics in {s['output_dir']}/metrics.jsonl")
+    if s["eval"]:
+        first, last = min(s["eval"]), max(s["eval"])
+        echo(f"train: held-out greedy reward {s['eval'][first].mean:.4f} (step {first}) -> "
+             f"{s['eval'][last].mean:.4f} (step {last}); curves in {s['output_dir']}/eval_curves.png")
+
+
+@app.command("eval")
+@handle_errors
+def eval_(
+    model: str = typer.Option(..., "--model", help="An HF model directory (e.g. a run's final/), a .gguf file, "
+                              "or smollm2-135m; loaded as `train --model` is."),
+    data: Path = typer.Option(..., "--data", help="Held-out samples: samples.jsonl / verified.jsonl / "
+                              "train.parquet, or a stage directory."),
+    profile: str = typer.Option("golongrl", "--profile", help=_TC.help("profile")),
+    no_think_gate: bool = typer.Option(False, "--no-think-gate", help=_TC.help("no_think_gate")),
+    max_new_tokens: int = typer.Option(256, help="Greedy tokens per answer."),
+    batch_size: int = typer.Option(16, help="Prompts per generate call (sorted by length first)."),
+    limit: int | None = typer.Option(None, help="Evaluate only the first N samples."),
+    device: str = typer.Option("auto", help=_TC.help("device")),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write {sample_id, task_type, score, completion} "
+                                    "JSONL here."),
+) -> None:
+    """Greedy held-out reward per task type of a model (HF dir, .gguf or smollm2-135m) on samples."""
+    from golong_data.train.evaluate import run_eval
+
+    r = run_eval(model, data, out=out, profile=profile, think_gate=False if no_think_gate else None,
+                 max_new_tokens=max_new_tokens, batch_size=batch_size, limit=limit, device=device, echo=echo)
+    echo(r.table())
+    echo(f"eval: {r.n} samples, mean {r.mean:.4f}, {r.tokens} tokens in {r.seconds:.1f}s"
+         + (f" -> {out}" if out else ""))
 
 
 # ---------------------------------------------------------------- shards (issue 11)

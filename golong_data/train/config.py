@@ -17,6 +17,7 @@ from golong_data.errors import ConfigError
 ALGOS = ("grpo", "tmn", "tmn-reweight")
 BACKENDS = ("trl", "verl")
 SCALES = ("group", "batch", "none")
+GENERATIONS = ("default", "paged")
 
 
 @dataclass
@@ -26,7 +27,11 @@ class TrainConfig:
         default=None,
         metadata={"help": "train.parquet (export stage), samples.jsonl / verified.jsonl, or a directory holding one."},
     )
-    model: str | None = field(default=None, metadata={"help": "Model directory or hub id (with --tiny: not needed)."})
+    model: str | None = field(
+        default=None,
+        metadata={"help": "An HF model directory, a .gguf file (de-quantized once into $GOLONG_CACHE/models), or "
+                          "smollm2-135m (the GGUF `make local-llm` caches). Not needed with --tiny."},
+    )
     tiny: bool = field(
         default=False,
         metadata={"help": "Train a tiny randomly initialised model with a tokenizer built from the data (smoke runs)."},
@@ -59,6 +64,21 @@ class TrainConfig:
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda."})
     bf16: bool = field(default=True, metadata={"help": "bf16 on GPU (ignored on CPU)."})
     num_completions_to_log: int = field(default=2, metadata={"help": "Decoded completions logged per step."})
+    profile: str = field(default="golongrl", metadata={"help": "Reward profile: golongrl (the official reward code, "
+                                                                "quirks included) or strict (quirks fixed)."})
+    no_think_gate: bool = field(default=False, metadata={"help": "Do not zero responses lacking one </think> "
+                                                                 "(for non-thinking models such as SmolLM2)."})
+    zero_reward_steps: int = field(default=3, metadata={"help": "Warn when the first N steps all score 0."})
+    eval_split: float = field(default=0.0, metadata={"help": "Hold out this share of the data (per task type) "
+                                                             "for greedy evaluation; 0: none."})
+    eval_data: Path | None = field(default=None, metadata={"help": "Held-out samples for greedy evaluation "
+                                                                   "(instead of --eval-split)."})
+    eval_steps: int = field(default=0, metadata={"help": "Evaluate every K steps (0: before and after only)."})
+    eval_max_new_tokens: int = field(default=0, metadata={"help": "Greedy tokens per eval answer "
+                                                                  "(0: --max-completion-length)."})
+    generation: str = field(default="default", metadata={"help": "Rollout generation: default (TRL's padded "
+                                                                 "model.generate) or paged (transformers' continuous "
+                                                                 "batching, paged KV cache)."})
 
     @classmethod
     def help(cls, name: str) -> str:
@@ -77,13 +97,23 @@ class TrainConfig:
         if self.scale_rewards not in SCALES:
             raise ConfigError(f"unknown --scale-rewards {self.scale_rewards!r}",
                               f"expected one of: {', '.join(SCALES)}")
+        if self.generation not in GENERATIONS:
+            raise ConfigError(f"unknown --generation {self.generation!r}", f"expected one of: {', '.join(GENERATIONS)}")
+        from golong_data.rewards.profiles import get_profile
+
+        get_profile(self.profile)  # raises with the choices
+        if not 0.0 <= self.eval_split < 1.0:
+            raise ConfigError(f"--eval-split {self.eval_split} is outside [0, 1)", "e.g. 0.1 holds out a tenth")
+        if self.eval_split and self.eval_data is not None:
+            raise ConfigError("--eval-split and --eval-data both given", "pass one of them")
         if self.data is None:
             raise ConfigError("no training data given", "pass --data train.parquet or --data samples.jsonl")
         if self.backend == "verl":
             if self.emit is None:
                 raise ConfigError("--backend verl writes files and needs --emit DIR", "add --emit verl-run/")
         elif not self.tiny and not self.model:
-            raise ConfigError("no model given", "pass --model PATH (a local HF model directory) or --tiny")
+            raise ConfigError("no model given",
+                              "pass --model (an HF directory, a .gguf file or smollm2-135m) or --tiny")
         if self.num_generations < 2:
             raise ConfigError("--num-generations must be at least 2", "GRPO needs a group to compare; paper uses 16")
         if not 0.0 <= self.alpha <= 1.0:
@@ -93,6 +123,11 @@ class TrainConfig:
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"unknown --device {self.device!r}", "expected one of: auto, cpu, cuda")
         return self
+
+    @property
+    def think_gate(self) -> bool | None:
+        """What the reward router gets: None keeps the profile's own gate."""
+        return False if self.no_think_gate else None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Path) else v) for f in fields(self)}

@@ -66,14 +66,15 @@ def _from_parquet(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def sample_row(s: Any) -> dict[str, Any]:
+    """The training row of one Sample record."""
+    return _row(s.prompt, s.route["data_source"], s.route["reward_mode"], s.ground_truth, s.task_type, s.id, s.answer)
+
+
 def _from_jsonl(path: Path) -> list[dict[str, Any]]:
     from golong_data.records import Sample, read_records
 
-    rows = []
-    for s in read_records(path, Sample):
-        rows.append(_row(s.prompt, s.route["data_source"], s.route["reward_mode"], s.ground_truth, s.task_type,
-                         s.id, s.answer))
-    return rows
+    return [sample_row(s) for s in read_records(path, Sample)]
 
 
 def load_rows(path: Path) -> list[dict[str, Any]]:

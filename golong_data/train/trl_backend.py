@@ -7,7 +7,13 @@ then replaces the advantages with `compute_advantages` over the gathered batch, 
 and rewrites TRL's logged advantages so its completion tables agree with what was trained on.
 
 Rewards come from `golong_data.rewards.compute_score` -- the same function `golong-data score` and the verl
-reward file call -- so training and scoring cannot disagree.
+reward file call -- so training and scoring cannot disagree -- with the run's --profile / --no-think-gate.
+A run whose first --zero-reward-steps steps all score 0 says so and names the likely cause (the think gate
+when the ungated rewards are not all 0, else the answer format), since every advantage is then 0.
+
+Each step logs gen/tokens_per_second (generated tokens, EOS-trimmed, over generation wall time), and with
+--eval-split / --eval-data a greedy held-out evaluation runs before training, every --eval-steps and at the
+end (`event: eval` rows in metrics.jsonl, eval_curves.png).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from golong_data.errors import GolongError
+from golong_data.rewards import Profile, get_profile
 from golong_data.train.advantages import compute_advantages
 from golong_data.train.config import TrainConfig
 from golong_data.train.data import load_rows
@@ -42,16 +49,40 @@ def completion_text(completion: Any) -> str:
     return str(completion)
 
 
-def golong_reward(
-    completions: list[Any], data_source: list[str], reward_mode: list[str], ground_truth: list[str], **_: Any
-) -> list[float]:
-    """TRL reward function: the project's reward router, reading the ground-truth column."""
+def make_reward(profile: str | Profile = "golongrl", think_gate: bool | None = None) -> Any:
+    """A TRL reward function: the project's reward router with this profile / think gate, reading the
+    ground-truth column. Named golong_reward (TRL logs rewards under the function's name)."""
     from golong_data.rewards import compute_score
 
-    return [
-        float(compute_score(ds, completion_text(c), json.loads(gt), {"reward_mode": rm}))
-        for c, ds, rm, gt in zip(completions, data_source, reward_mode, ground_truth, strict=True)
-    ]
+    prof = get_profile(profile, think_gate)
+
+    def golong_reward(completions: list[Any], data_source: list[str], reward_mode: list[str],
+                      ground_truth: list[str], **_: Any) -> list[float]:
+        return [
+            float(compute_score(ds, completion_text(c), json.loads(gt), {"reward_mode": rm}, profile=prof))
+            for c, ds, rm, gt in zip(completions, data_source, reward_mode, ground_truth, strict=True)
+        ]
+
+    golong_reward.profile = prof  # type: ignore[attr-defined]  (the zero-reward diagnosis reads it)
+    return golong_reward
+
+
+golong_reward = make_reward()  # the official profile, think gate on
+
+
+def zero_reward_cause(completions: list[str], data_source: list[str], reward_mode: list[str],
+                      ground_truth: list[str], profile: Profile) -> str:
+    """Why a batch scored all 0: re-score without the think gate; if that scores, the gate is the cause."""
+    from dataclasses import replace
+
+    ungated = make_reward(replace(profile, think_gate=False))(completions, data_source, reward_mode, ground_truth)
+    if profile.think_gate and any(x > 0 for x in ungated):
+        return ("the think gate: completions lack one </think>, so the profile scores them 0 "
+                f"(without the gate {sum(x > 0 for x in ungated)} of {len(ungated)} would score); "
+                "add --no-think-gate for a model that does not think")
+    example = completions[0][:120] if completions else ""
+    return ("the answer format: even without the think gate nothing scores; check the completions "
+            f"(e.g. {example!r}) against the task prompts' format, or raise --max-completion-length")
 
 
 class GolongGRPOTrainer(GRPOTrainer):
@@ -59,7 +90,7 @@ class GolongGRPOTrainer(GRPOTrainer):
 
     def __init__(self, *args: Any, algo: str = "tmn-reweight", alpha: float = 0.8, gamma: float = 1.0,
                  scale: str = "group", completions_log: Path | None = None, num_completions_to_log: int = 2,
-                 **kwargs: Any) -> None:
+                 zero_reward_steps: int = 3, echo: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.adv_algo, self.adv_alpha, self.adv_gamma, self.adv_scale = algo, alpha, gamma, scale
         self.completions_log = completions_log
@@ -73,6 +104,24 @@ class GolongGRPOTrainer(GRPOTrainer):
         self.adv_history: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=16)  # (TRL's, ours) per batch
         self.adv_seconds = 0.0  # wall time spent in compute_advantages (TMN overhead vs GRPO)
         self.recent_completions: list[dict[str, Any]] = []
+        self.zero_reward_steps, self.echo = zero_reward_steps, echo
+        self._zero_batches = 0  # leading batches in which every reward was 0
+        self.zero_reward_warning: str | None = None
+        self.gen_seconds, self.gen_tokens = 0.0, 0  # this batch's generation wall time and generated tokens
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations,  # type: ignore[no-untyped-def]
+                              has_tool_images=False):
+        dev = self.accelerator.device
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        completion_ids, logprobs = super()._generate_single_turn(prompt_ids, images, multimodal_fields,
+                                                                 num_generations, has_tool_images)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        self.gen_seconds += time.perf_counter() - t0
+        self.gen_tokens += sum(len(c) for c in completion_ids)  # TRL trims each at its first EOS
+        return completion_ids, logprobs
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):  # type: ignore[no-untyped-def]
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -83,6 +132,7 @@ class GolongGRPOTrainer(GRPOTrainer):
         return rewards_per_func
 
     def _generate_and_score_completions(self, inputs):  # type: ignore[no-untyped-def]
+        self.gen_seconds, self.gen_tokens = 0.0, 0
         output = super()._generate_and_score_completions(inputs)
         mode = "train" if self.model.training else "eval"
         g = self.num_generations if mode == "train" else self.num_generations_eval
@@ -110,6 +160,15 @@ class GolongGRPOTrainer(GRPOTrainer):
             logged[len(logged) - n + i] = a
 
         m = self._metrics[mode]
+        m["gen/seconds"].append(self.gen_seconds)
+        m["gen/tokens"].append(float(self.gen_tokens))
+        m["gen/tokens_per_second"].append(self.gen_tokens / self.gen_seconds if self.gen_seconds else 0.0)
+        if torch.cuda.is_available():
+            try:  # nvml's utilisation over the last sample period; needs pynvml, absent on some boxes
+                m["gen/gpu_utilization"].append(float(torch.cuda.utilization()))
+            except Exception:  # noqa: BLE001 - a missing metric must not stop training
+                pass
+        self._watch_zero_rewards(inputs, rewards)
         for key, value in metrics.items():
             m[f"tmn/{key}"].append(value)
         r = rewards.float().cpu()
@@ -119,6 +178,25 @@ class GolongGRPOTrainer(GRPOTrainer):
             m[f"task/{task}/reward_std"].append(r[sel].std().item() if int(sel.sum()) > 1 else 0.0)
         self._log_completions(inputs, r[start : start + local], adv[start : start + local])
         return output
+
+    def _watch_zero_rewards(self, inputs: list[dict[str, Any]], rewards: torch.Tensor) -> None:
+        """Count leading all-zero batches; after zero_reward_steps of them, say so once with the likely cause."""
+        if self.zero_reward_warning is not None or self._zero_batches < 0 or not self.zero_reward_steps:
+            return
+        if bool((rewards != 0).any()):
+            self._zero_batches = -1  # something scored: the watch is over
+            return
+        self._zero_batches += 1
+        if self._zero_batches < self.zero_reward_steps:
+            return
+        prof = getattr(self.reward_funcs[0], "profile", None)
+        cause = "unknown" if prof is None else zero_reward_cause(
+            [completion_text(c) for c in self._batch_completions], [x["data_source"] for x in inputs],
+            [x["reward_mode"] for x in inputs], [x["ground_truth"] for x in inputs], prof)
+        self.zero_reward_warning = (f"warning: the first {self._zero_batches} steps all scored 0, so every "
+                                    f"advantage is 0 and nothing is learned; likely cause: {cause}")
+        if self.echo is not None and self.accelerator.is_main_process:
+            self.echo(self.zero_reward_warning)
 
     def _log_completions(self, inputs: list[dict[str, Any]], rewards: torch.Tensor, adv: torch.Tensor) -> None:
         """Keep a few decoded completions (one per prompt group first) and append them to completions.jsonl."""
@@ -145,11 +223,15 @@ class JsonlMetrics(TrainerCallback):
         self.path = path
         self.echo = echo
         self.trainer: GolongGRPOTrainer | None = None  # set after the trainer is built: decoded completions
+        self._warned = False
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
         if not state.is_world_process_zero or not logs:
             return
         row = {"step": state.global_step, **logs}
+        if self.trainer is not None and self.trainer.zero_reward_warning and not self._warned:
+            row["warning"] = self.trainer.zero_reward_warning
+            self._warned = True
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
         if self.echo and "reward" in logs:
@@ -160,6 +242,49 @@ class JsonlMetrics(TrainerCallback):
                 c = self.trainer.recent_completions[0]
                 self.echo(f"  [{c['task']}] reward {c['reward']:.2f} adv {c['advantage']:+.2f}: "
                           f"{c['completion'][:160]!r}")
+
+
+class HeldOutEval(TrainerCallback):
+    """Greedy held-out reward per task type before training, every `every` steps (0: never) and at the end:
+    `{"event": "eval", "step", "eval/mean", "eval/<type>", ...}` rows in metrics.jsonl, eval_curves.png."""
+
+    def __init__(self, rows: list[dict[str, Any]], tokenizer: Any, cfg: TrainConfig, echo: Any = None) -> None:
+        self.rows, self.tok, self.cfg, self.echo = rows, tokenizer, cfg, echo
+        self.path = Path(cfg.output_dir) / "metrics.jsonl"
+        self.done_steps: set[int] = set()
+        self.results: dict[int, Any] = {}
+
+    def _run(self, state: Any, model: Any) -> None:
+        from golong_data.train.evaluate import eval_curves, evaluate
+        from golong_data.train.plot import write_png
+
+        step = state.global_step
+        if step in self.done_steps or not state.is_world_process_zero:
+            return
+        self.done_steps.add(step)
+        cfg = self.cfg
+        res = evaluate(model, self.tok, self.rows, profile=cfg.profile, think_gate=cfg.think_gate,
+                       max_new_tokens=cfg.eval_max_new_tokens or cfg.max_completion_length,
+                       batch_size=max(1, cfg.prompts_per_step * cfg.num_generations))
+        self.results[step] = res
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"step": step, "event": "eval", **res.metrics()}) + "\n")
+        write_png(Path(cfg.output_dir) / "eval_curves.png",
+                  {k: (list(map(float, xs)), ys) for k, (xs, ys) in eval_curves(self.path).items()},
+                  ylabel="held-out greedy reward", title=f"{cfg.algo}: held-out reward per task type")
+        if self.echo:
+            per = " ".join(f"{t}={v:.3f}" for t, v in sorted(res.per_type.items()))
+            self.echo(f"eval step {step}: held-out mean {res.mean:.3f} (n={res.n}) {per}")
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):  # type: ignore[no-untyped-def]
+        self._run(state, model)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):  # type: ignore[no-untyped-def]
+        if self.cfg.eval_steps and state.global_step % self.cfg.eval_steps == 0:
+            self._run(state, model)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):  # type: ignore[no-untyped-def]
+        self._run(state, model)
 
 
 def build_tokenizer(texts: list[str], vocab_size: int = 512) -> Any:
@@ -206,7 +331,7 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
     """Train with TRL; returns a summary (steps, timings, paths, the trainer). Writes into cfg.output_dir.
 
     `model` / `tokenizer`: already-built objects to train instead of cfg.model / --tiny (the GPU check passes
-    its pre-trained tiny model). `callbacks`: extra transformers TrainerCallbacks (the GPU check's time limit).
+    the loaded model to both algorithms). `callbacks`: extra transformers TrainerCallbacks.
     """
     from datasets import Dataset
     from transformers import AutoTokenizer
@@ -224,6 +349,14 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
                           "--output-dir")
 
     rows = load_rows(Path(cfg.data))  # type: ignore[arg-type]
+    held_out: list[dict[str, Any]] = []
+    if cfg.eval_data is not None:
+        held_out = load_rows(Path(cfg.eval_data))
+    elif cfg.eval_split:
+        from golong_data.train.evaluate import split_rows
+
+        rows, held_out = split_rows(rows, cfg.eval_split, cfg.seed)
+        echo(f"train: held out {len(held_out)} of {len(rows) + len(held_out)} samples for evaluation")
     tok_dir = out / "tokenizer"
     if model is not None and tokenizer is not None:
         pass  # built by the caller
@@ -236,17 +369,19 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
             tokenizer.save_pretrained(tok_dir)
         model = build_tiny_model(tokenizer, cfg.seed)
     else:
-        tokenizer = AutoTokenizer.from_pretrained(cfg.model)
-        model = cfg.model  # a path: TRL loads it
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        from golong_data.train.models import load_model_and_tokenizer
 
-    kept = [r for r in rows if len(prompt_ids(tokenizer, r["prompt"])) <= cfg.max_prompt_tokens]
+        model, tokenizer = load_model_and_tokenizer(cfg.model, echo=echo)  # type: ignore[arg-type]
+
+    # A prompt plus its completion must fit the model's window (8K for SmolLM2), whatever --max-prompt-tokens says.
+    window = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    limit = min(cfg.max_prompt_tokens, window - cfg.max_completion_length) if window else cfg.max_prompt_tokens
+    kept = [r for r in rows if len(prompt_ids(tokenizer, r["prompt"])) <= limit]
     if not kept:
-        raise GolongError(f"every prompt is longer than --max-prompt-tokens {cfg.max_prompt_tokens}",
+        raise GolongError(f"every prompt is longer than {limit} tokens (--max-prompt-tokens, model window)",
                           "raise --max-prompt-tokens or use shorter samples")
     if len(kept) < len(rows):
-        echo(f"train: left out {len(rows) - len(kept)} of {len(rows)} prompts over {cfg.max_prompt_tokens} tokens")
+        echo(f"train: left out {len(rows) - len(kept)} of {len(rows)} prompts over {limit} tokens")
 
     use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
     args = GRPOConfig(
@@ -276,22 +411,31 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
         report_to=[],
         log_completions=False,
         disable_tqdm=True,
+        use_transformers_continuous_batching=cfg.generation == "paged",
     )
     metrics_cb = JsonlMetrics(out / "metrics.jsonl", echo)
     (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
+    # The reward settings go into metrics.jsonl too, so a curve read alone says how it was scored.
+    with open(out / "metrics.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps({"step": 0, "event": "config", "profile": cfg.profile, "think_gate": not cfg.no_think_gate
+                            and get_profile(cfg.profile).think_gate, "algo": cfg.algo,
+                            "generation": cfg.generation}) + "\n")
+    eval_cb = HeldOutEval(held_out, tokenizer, cfg, echo) if held_out else None
     trainer = GolongGRPOTrainer(
         model=model,
-        reward_funcs=reward_funcs or [golong_reward],
+        reward_funcs=reward_funcs or [make_reward(cfg.profile, cfg.think_gate)],
         args=args,
         train_dataset=Dataset.from_list(kept),
         processing_class=tokenizer,
-        callbacks=[metrics_cb, *(callbacks or [])],
+        callbacks=[metrics_cb, *([eval_cb] if eval_cb else []), *(callbacks or [])],
         algo=cfg.algo,
         alpha=cfg.alpha,
         gamma=cfg.gamma,
         scale=cfg.scale_rewards,
         completions_log=out / "completions.jsonl",
         num_completions_to_log=cfg.num_completions_to_log,
+        zero_reward_steps=cfg.zero_reward_steps,
+        echo=echo,
     )
     from transformers.trainer_callback import PrinterCallback
 
@@ -310,5 +454,7 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
         "train_loss": result.training_loss,
         "n_prompts": len(kept),
         "output_dir": str(out),
+        "zero_reward_warning": trainer.zero_reward_warning,
+        "eval": eval_cb.results if eval_cb else {},  # step -> EvalResult
         "trainer": trainer,  # for callers that inspect it (tests, scripts/gpu_check.py)
     }

@@ -67,7 +67,10 @@ def test_missing_or_foreign_data_names_the_fix(tmp_path: Path) -> None:
     [
         (dict(algo="ppo"), "expected one of: grpo, tmn, tmn-reweight"),
         (dict(backend="slurm"), "expected one of: trl, verl"),
-        (dict(model=None), "--model PATH"),
+        (dict(model=None), "smollm2-135m"),
+        (dict(profile="lenient"), "expected one of: golongrl"),
+        (dict(generation="vllm"), "expected one of: default, paged"),
+        (dict(eval_split=1.5), "outside"),
         (dict(backend="verl"), "--emit"),
         (dict(num_generations=1), "at least 2"),
         (dict(alpha=1.5), "outside"),
@@ -85,7 +88,8 @@ def test_cli_help_comes_from_the_config_and_errors_are_one_line(tmp_path: Path) 
     result = runner.invoke(app, ["train", "--help"])
     assert result.exit_code == 0
     for opt in ("--algo", "--data", "--model", "--tiny", "--backend", "--emit", "--resume", "--output-dir",
-                "--max-steps", "--num-generations", "--alpha"):
+                "--max-steps", "--num-generations", "--alpha", "--profile", "--no-think-gate", "--eval-split",
+                "--eval-data", "--eval-steps", "--generation"):
         assert opt in result.output
     assert "paper: 2e-6" in result.output  # the help text declared on TrainConfig.learning_rate
     result = runner.invoke(app, ["train", "--data", str(tmp_path / "x.parquet"), "--algo", "ppo"])
