@@ -30,7 +30,7 @@ if [[ "${1:-}" =~ ^(prepare|stage|run)$ ]]; then MODE=$1; shift; fi
 case "$MODE" in
 prepare)
   # Run on the CPU machine, in the project venv (PY=.venv/bin/python).
-  CACHE=${GOLONG_CACHE:-$HOME/.cache/golong-data}
+  CACHE=${GOLONG_HOME:-${GOLONG_CACHE:-$HOME/.cache/golong-data}}
   rm -rf "$CARRY" && mkdir -p "$CARRY/1/wheels" "$CARRY/2"
   $PY -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
       --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
@@ -63,8 +63,8 @@ stage)
   ;;
 run)
   [ -d "$CARRY/2" ] && cp -r "$CARRY/2/." "$STAGE/"
-  mkdir -p "${GOLONG_CACHE:=$STAGE/cache}/models" && export GOLONG_CACHE
-  GGUF="$GOLONG_CACHE/models/$GGUF_NAME"
+  mkdir -p "${GOLONG_HOME:=$STAGE/cache}/models" && export GOLONG_HOME
+  GGUF="$GOLONG_HOME/models/$GGUF_NAME"
   if [ ! -s "$GGUF" ]; then
     [ -f "$STAGE/gguf.part00" ] && [ -f "$STAGE/gguf.part01" ] || { echo "GGUF halves missing in $STAGE: run \`stage\` first (see this script's header)" >&2; exit 2; }
     cat "$STAGE/gguf.part00" "$STAGE/gguf.part01" > "$GGUF.part"

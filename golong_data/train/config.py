@@ -29,7 +29,7 @@ class TrainConfig:
     )
     model: str | None = field(
         default=None,
-        metadata={"help": "An HF model directory, a .gguf file (de-quantized once into $GOLONG_CACHE/models), or "
+        metadata={"help": "An HF model directory, a .gguf file (de-quantized once into $GOLONG_HOME/models), or "
                           "smollm2-135m (the GGUF `make local-llm` caches). Not needed with --tiny."},
     )
     tiny: bool = field(

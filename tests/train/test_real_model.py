@@ -1,6 +1,6 @@
 """Training and evaluation on a real pretrained model: SmolLM2-135M-Instruct from the GGUF `make local-llm` caches.
 
-The GGUF is de-quantized once into $GOLONG_CACHE/models (shared between runs); the weights are checked against
+The GGUF is de-quantized once into $GOLONG_HOME/models (shared between runs); the weights are checked against
 the `gguf` package's own de-quantizer, not against the transformers path that produced them. Torch runs on
 one thread here: on this shared 2-core machine two OpenMP threads spin against each other (a 8x100-token
 prefill took 22-31 s on 2 threads, 5-6 s on 1).
@@ -23,14 +23,15 @@ pytest.importorskip("gguf", reason="the [train] extra's gguf package is not inst
 import torch  # noqa: E402
 
 from golong_data.errors import ConfigError, GolongError  # noqa: E402
-from golong_data.llm.local_server import GGUF_NAME, golong_cache  # noqa: E402
+from golong_data.llm.local_server import GGUF_NAME
+from golong_data.paths import home as golong_home  # noqa: E402
 from golong_data.records import write_jsonl  # noqa: E402
 from golong_data.train.config import TrainConfig  # noqa: E402
 from golong_data.train.toy import make_samples  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-GGUF = golong_cache() / "models" / GGUF_NAME
+GGUF = golong_home() / "models" / GGUF_NAME
 needs_gguf = pytest.mark.skipif(not GGUF.is_file(), reason=f"{GGUF} is not cached (run `make local-llm`)")
 
 
@@ -61,7 +62,7 @@ def test_gguf_becomes_a_plain_trainable_model_with_the_gguf_weights(smol: tuple[
 
     model, tok = smol
     hf_dir = resolve_model("smollm2-135m")
-    assert hf_dir.parent == golong_cache() / "models" and hf_dir.name.endswith("-hf")
+    assert hf_dir.parent == golong_home() / "models" and hf_dir.name.endswith("-hf")
     config = json.loads((hf_dir / "config.json").read_text())
     assert "quantization_config" not in config  # else transformers refuses to train or save it
     assert type(model).__name__ == "LlamaForCausalLM" and config["max_position_embeddings"] == 8192
