@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,6 @@ from golong_data.errors import ConfigError
 from golong_data.rewards import compute_score, router
 
 T = "<think>reading</think>"
-
-
-@pytest.fixture(autouse=True)
-def fresh_warnings() -> Iterator[None]:
-    router._warned.clear()  # "once per route per process": each test starts a fresh process's worth
-    yield
-    router._warned.clear()
 
 
 def gt(label: Any = "", doc_ids: Any = None, summary: str = "") -> dict[str, Any]:
