@@ -28,6 +28,9 @@ _PARA_BREAK = re.compile(r"\n[ \t]*\n\s*")
 # A piece (evidence or distractor) holds at least a sentence: a one-word chat ("No") or a page left with a
 # figure's axis labels ("14") teaches nothing and only adds a heading.
 MIN_PIECE_WORDS = 8
+# An opaque identifier (a UUID: 36 characters, ~25 Qwen tokens of noise) teaches nothing to read; a piece holding
+# one is never offered as evidence or distractor (the demo corpus prints one in a paper's code listing).
+OPAQUE_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 # ---------------------------------------------------------------- sentences
 # . ! ? (runs, then closing quotes/brackets) before whitespace or the end of the text.
@@ -240,7 +243,8 @@ class Library:
         key = (doc_id, max_tokens)
         if key not in self._pieces:
             doc = self.docs[doc_id]
-            self._pieces[key] = [p for p in self._make_pieces(doc, max_tokens) if self.has_a_sentence(p)]
+            self._pieces[key] = [p for p in self._make_pieces(doc, max_tokens)
+                                 if self.has_a_sentence(p) and not OPAQUE_ID.search(self.body(p))]
         return self._pieces[key]
 
     def doc_has_a_sentence(self, doc_id: str) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.config import SynthConfig
-from golong_data.context import PIECE_SEP, Context, Library, assemble, evidence_stats
+from golong_data.context import OPAQUE_ID, PIECE_SEP, Context, Library, assemble, evidence_stats
 from golong_data.errors import ConfigError, GolongError
 from golong_data.progress import progress
 from golong_data.records import Chunk, Document, Sample, content_id, read_records, stage_file
@@ -153,6 +153,8 @@ class Synthesizer:
         evidence = plan.evidence
         if plan.whole_cut is not None:
             evidence = [self.lib.whole(doc.id, plan.whole_cut)]
+            if OPAQUE_ID.search(self.lib.body(evidence[0])):  # as Library.pieces() never offers such a piece
+                return Built(None, "opaque_identifier", where(task, bucket, slot, plan.constructor))
         content_overhead = self.overhead(plan.question, spec.answer_format)
         target, tol = self.budget(bucket_tokens)
         budget = target - content_overhead

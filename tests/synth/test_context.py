@@ -188,3 +188,27 @@ def test_every_piece_and_excerpt_holds_a_sentence(docs: list[Document]) -> None:
             assert len(body.split()) >= MIN_PIECE_WORDS and t.n_tokens <= budget
             assert body.rstrip("\"'’”)")[-1] in ".!?" or body.endswith("\n"), body[-60:]
             assert not any(body.endswith(f" {m}.") for m in TITLES)
+
+
+def test_a_piece_holding_an_opaque_identifier_is_never_offered(docs: list[Document]) -> None:
+    """A UUID (e.g. a token printed in a paper's code listing) is ~25 tokens of noise: no piece carrying one is
+    offered as evidence or distractor; the rest of the document still is."""
+    import dataclasses
+
+    from golong_data.context import OPAQUE_ID
+
+    book = by_kind(docs, "book")[0]
+    lib0 = Library([book], get_tokenizer())
+    plain = lib0.pieces(book.id, 512)
+    victim = plain[len(plain) // 2]
+    cut = book.text.index(" ", victim.start + 1)
+    uid = "Generator token: 6f1c2a4e-9b3d-4c1e-8a7f-2d5e6b9c0a1f"  # the shape the demo paper prints
+    text = book.text[:cut] + " " + uid + book.text[cut:]
+    shift = len(uid) + 1
+    sections = [dataclasses.replace(s, start=s.start + (shift if s.start > cut else 0),
+                                    end=s.end + (shift if s.end > cut else 0)) for s in book.sections]
+    marked = dataclasses.replace(book, text=text, sections=sections)
+    lib = Library([marked], get_tokenizer())
+    offered = lib.pieces(marked.id, 512)
+    assert not any(OPAQUE_ID.search(lib.body(p)) for p in offered)
+    assert len(offered) == len(plain) - 1  # only the piece that holds it is gone
