@@ -15,11 +15,16 @@ slots is decided here, over all slots in order, after the attempts:
 A whole run applies `select` to its attempts directly. A shard writes its raw attempts (in slot order) and
 `merge_synthesize` k-way merges the shards by slot and applies the same `select`: so the merge equals the
 whole run byte for byte. Rejection details start with "task/bucket#slot": that is how the merge orders them.
+
+The slot vocabulary both constructor kinds share (derive_seed, Built, interleave_kinds) lives here too, below
+synthesize and tasks/llm, so neither has to import the other.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import random
 import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.errors import GolongError
-from golong_data.records import iter_jsonl
+from golong_data.records import Document, Sample, iter_jsonl
 
 KEEP, DROP = "keep", "drop"
 # Failures that depend on the document alone, not on the attempt's random choices: retrying that document
@@ -37,6 +42,40 @@ DOC_LEVEL_REASONS = {
     "no_speaker_in_meta", "speaker_or_time_not_in_text", "single_speaker",
 }
 _WHERE = re.compile(r"^(?P<group>\S+?)#(?P<slot>\d+)(?: |$)")
+
+
+# ---------------------------------------------------------------- slots: seeds and attempt results
+def derive_seed(*parts: object) -> int:
+    """A 64-bit seed from the parts: stable across Python runs (unlike hash()) and machines."""
+    h = hashlib.sha256("\x00".join(str(p) for p in parts).encode()).hexdigest()
+    return int(h[:16], 16)
+
+
+
+@dataclass
+class Built:
+    sample: Sample | None
+    reason: str = ""
+    detail: str = ""
+
+
+
+def interleave_kinds(docs: list[Document], rng: random.Random) -> list[Document]:
+    """Shuffle within each kind, then take kinds in turn: a corpus of 7,000 chats and 6 books still gives
+    books every other attempt, so each type draws on every kind of document it can use."""
+    by_kind: dict[str, list[Document]] = {}
+    for d in docs:
+        by_kind.setdefault(d.kind, []).append(d)
+    queues = []
+    for k in sorted(by_kind):
+        q = by_kind[k][:]
+        rng.shuffle(q)
+        queues.append(q)
+    out: list[Document] = []
+    for i in range(max(len(q) for q in queues) if queues else 0):
+        # Small kinds come round again (up to 4 times their size): another attempt draws other sections.
+        out.extend(q[i % len(q)] for q in queues if i < 4 * len(q))
+    return out
 
 
 def slot_key(task: str, bucket: str, slot: int) -> str:
@@ -119,8 +158,7 @@ def sample_detail(task: str, bucket: str, slot: int, generator_name: str) -> str
 # ---------------------------------------------------------------- merge synthesize shards
 def merge_synthesize(shard_dirs: Sequence[Path], out: Path) -> str:
     """Merge `synthesize --shard i/N` outputs (raw attempts) into the samples.jsonl + rejected.jsonl of one run."""
-    from golong_data.shards import shard_manifests
-    from golong_data.stage import REJECTED, StageRun
+    from golong_data.stage import REJECTED, StageRun, shard_manifests
 
     mans = shard_manifests(shard_dirs, "synthesize")
     config = mans[0].get("config") or {}

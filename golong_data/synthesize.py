@@ -13,7 +13,6 @@ With `llm=True` the LLM constructors (golong_data.tasks.llm) run instead, throug
 from __future__ import annotations
 
 import functools
-import hashlib
 import random
 import re
 from collections import Counter
@@ -28,7 +27,19 @@ from golong_data.progress import progress
 from golong_data.records import Chunk, Document, Sample, content_id, read_records, stage_file
 from golong_data.resources import data_dir
 from golong_data.stage import StageRun, in_shard, parse_shard
-from golong_data.synth_select import DOC_LEVEL_REASONS, DROP, KEEP, Outcome, sample_detail, select, slot_key, where
+from golong_data.synth_select import (
+    DOC_LEVEL_REASONS,
+    DROP,
+    KEEP,
+    Built,
+    Outcome,
+    derive_seed,
+    interleave_kinds,
+    sample_detail,
+    select,
+    slot_key,
+    where,
+)
 from golong_data.tasks import TASK_BUILDERS, VERSION, Focus, Plan, get_builder
 
 STAGE = "synthesize"
@@ -59,12 +70,6 @@ class SynthSummary:
     out: Path
     line: str = ""
     table: str = ""
-
-
-def derive_seed(*parts: object) -> int:
-    """A 64-bit seed from the parts: stable across Python runs (unlike hash()) and machines."""
-    h = hashlib.sha256("\x00".join(str(p) for p in parts).encode()).hexdigest()
-    return int(h[:16], 16)
 
 
 def load_documents(in_dir: Path) -> list[Document]:
@@ -104,13 +109,6 @@ def build_prompt(context_text: str, question: str, answer_format: str) -> str:
 
 
 _SLOT = re.compile(r"\{(context|question|answer_format)\}")
-
-
-@dataclass
-class Built:
-    sample: Sample | None
-    reason: str = ""
-    detail: str = ""
 
 
 class Synthesizer:
@@ -360,22 +358,6 @@ def program_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
     return out
 
 
-def interleave_kinds(docs: list[Document], rng: random.Random) -> list[Document]:
-    """Shuffle within each kind, then take kinds in turn: a corpus of 7,000 chats and 6 books still gives
-    books every other attempt, so each type draws on every kind of document it can use."""
-    by_kind: dict[str, list[Document]] = {}
-    for d in docs:
-        by_kind.setdefault(d.kind, []).append(d)
-    queues = []
-    for k in sorted(by_kind):
-        q = by_kind[k][:]
-        rng.shuffle(q)
-        queues.append(q)
-    out: list[Document] = []
-    for i in range(max(len(q) for q in queues) if queues else 0):
-        # Small kinds come round again (up to 4 times their size): another attempt draws other sections.
-        out.extend(q[i % len(q)] for q in queues if i < 4 * len(q))
-    return out
 
 
 def summary_table(tasks: list[str], buckets: list[str], made: Counter[tuple[str, str]],

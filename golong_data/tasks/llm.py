@@ -16,11 +16,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from golong_data.stage import in_shard
+from golong_data.synth_select import Built, derive_seed, interleave_kinds, slot_key, where
 from golong_data.tasks import VERSION, Plan, get_builder
 
 if TYPE_CHECKING:
     from golong_data.records import Document
-    from golong_data.synthesize import Built, Synthesizer
+    from golong_data.synthesize import Synthesizer
 
 # The source shown to the model is at most cfg.llm_source_tokens: the default local SmolLM2 has a small
 # window, and a question about one section is what an LLM constructor is for (long-range structure is the
@@ -138,8 +139,6 @@ def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
     programs. Each attempt is a slot of its own: which questions are near duplicates and which fill the quota
     is decided over all attempts by golong_data.synth_select.select."""
     from golong_data.llm import LLMConfig, LLMRequest, resolve_endpoint, run_batch
-    from golong_data.synth_select import slot_key, where
-    from golong_data.synthesize import Built, derive_seed, interleave_kinds
 
     cfg = syn.cfg
     builder = get_builder(task)

@@ -94,3 +94,9 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
     if not rows:
         raise GolongError(f"{path} holds no samples", "check the synthesize stage's rejected.jsonl")
     return rows
+
+
+def prompt_ids(tokenizer: Any, prompt: list[dict[str, str]]) -> list[int]:
+    """Token ids of a chat prompt as the model sees it (template + generation prompt)."""
+    text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])

@@ -65,8 +65,8 @@ def evaluate(model: Any, tok: Any, rows: list[dict[str, Any]], *, profile: str =
              method: str = "bucketed") -> EvalResult:
     """Greedy completions for `rows` (train rows: prompt, data_source, reward_mode, ground_truth, task_type)."""
     from golong_data.rewards import compute_score, get_profile
+    from golong_data.train.data import prompt_ids
     from golong_data.train.generation import generate_ids
-    from golong_data.train.trl_backend import prompt_ids
 
     if not rows:
         raise GolongError("no held-out samples to evaluate", "raise --eval-split or pass --eval-data")

@@ -21,7 +21,7 @@ def build_fitted_samples(corpus: list[Path], work: Path, tokenizer: Any, max_pro
     """work/samples.jsonl: synthesized samples whose chat prompt fits `max_prompt_tokens` of `tokenizer`."""
     from golong_data.ingest import run_ingest
     from golong_data.synthesize import SynthConfig, run_synthesize
-    from golong_data.train.trl_backend import prompt_ids
+    from golong_data.train.data import prompt_ids
 
     work = Path(work)
     run_ingest([Path(p) for p in corpus], work / "ingest")

@@ -33,7 +33,7 @@ from golong_data.errors import GolongError
 from golong_data.rewards import Profile, get_profile
 from golong_data.train.advantages import compute_advantages
 from golong_data.train.config import TrainConfig
-from golong_data.train.data import load_rows
+from golong_data.train.data import load_rows, prompt_ids  # noqa: F401 (prompt_ids: re-exported)
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
 CHAT_TEMPLATE = (
@@ -318,12 +318,6 @@ def build_tiny_model(tokenizer: Any, seed: int, hidden: int = 64, layers: int = 
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model
-
-
-def prompt_ids(tokenizer: Any, prompt: list[dict[str, str]]) -> list[int]:
-    """Token ids of a chat prompt as the model sees it (template + generation prompt)."""
-    text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | None = None, model: Any = None,
