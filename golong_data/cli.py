@@ -262,6 +262,7 @@ def verify(
                        k=k, band=band, documents=str(documents) if documents else None, max_in_flight=max_in_flight,
                        profile=profile, think_gate=not no_think_gate, max_blind=max_blind)
     summary = run_verify(in_dir, out, cfg, seed=seed, shard=shard)
+    echo(summary.table)
     echo(summary.line)
 
 
@@ -289,6 +290,8 @@ def export(
                        taxonomy=str(taxonomy) if taxonomy else None, profile=profile)
     command = "golong-data " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = run_export(in_dir, out, cfg, seed=seed, command=command)
+    for note in result.notes():
+        echo(note)
     echo(result.line)
     echo(f"dataset: {out / 'train.parquet'}  card: {out / 'README.md'}")
 

@@ -142,6 +142,10 @@ class ExportResult:
     rejected: int = 0
     measured: list[Entry] = field(default_factory=list)  # pooled rows with blind-strategy scores (the card's table)
 
+    def notes(self) -> list[str]:
+        """Lines the caller prints before `line` (a stage returns; the CLI and `run` print)."""
+        return [f"export: quota shortfall -- {s.line()}" for s in self.shortfalls]
+
     @property
     def line(self) -> str:
         s = f"export: {len(self.train)} train + {len(self.val)} val rows from a pool of {self.pool_size}"
@@ -588,8 +592,6 @@ def run_export(
                                own_rejections=dict(run.reasons)):
             run.add_file(name)
         run.counts.update({"pool": len(entries), "train_rows": len(train), "val_rows": len(val)})
-    for s in short:
-        print(f"export: quota shortfall -- {s.line()}", file=sys.stderr)
     return result
 
 

@@ -155,7 +155,9 @@ def _stage_verify(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
         from golong_data import sharded
 
         return sharded.verify(ex, cfg.shards.n, inp[0], out, v, seed=cfg.seed)
-    return run_verify(inp[0], out, v, seed=cfg.seed).line
+    summary = run_verify(inp[0], out, v, seed=cfg.seed)
+    print(summary.table, file=sys.stderr)
+    return summary.line
 
 
 def _stage_export(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
@@ -167,7 +169,10 @@ def _stage_export(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
     ex_resolved = replace(ex, imports=[str(cfg.resolve(p)) for p in ex.imports],
                           taxonomy=str(cfg.resolve(ex.taxonomy)) if ex.taxonomy else None)
     command = f"golong-data run {cfg.config_path}"
-    return run_export(inp[0], out, ex_resolved, seed=cfg.seed, command=command, config_text=cfg.source).line
+    result = run_export(inp[0], out, ex_resolved, seed=cfg.seed, command=command, config_text=cfg.source)
+    for note in result.notes():
+        print(note, file=sys.stderr)
+    return result.line
 
 
 RUNNERS: dict[str, Callable[[PipelineConfig, list[Path], Path], str]] = {

@@ -24,7 +24,6 @@ import hashlib
 import itertools
 import json
 import os
-import sys
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -408,7 +407,6 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
         if cnt["inconclusive"]:
             summary.inconclusive[c] = summary.inconclusive.get(c, 0) + cnt["inconclusive"]
     summary.table = render_table(table, rates, order)
-    print(summary.table, file=sys.stderr)
     return summary
 
 
