@@ -19,7 +19,7 @@ the LSH index; bench/bench_dedup.py measures the total per chunk. One document's
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 from golong_data.config import DedupConfig
 from golong_data.errors import ConfigError, GolongError
 from golong_data.progress import progress
-from golong_data.records import parse_jsonl_line
+from golong_data.records import line_offsets
 
 DEFAULT_QUESTION_THRESHOLD = 90.0  # rapidfuzz token_set_ratio, 0-100
 
@@ -150,20 +150,6 @@ class RecordTable:
     def order(self) -> list[int]:
         """Best first: the longest, ties by id, then by input position."""
         return sorted(range(len(self.ids)), key=lambda i: (-self.lengths[i], self.ids[i], i))
-
-
-def line_offsets(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(byte offset, object) for each JSON line, so a record can be re-read later with one seek."""
-    with open(path, "rb") as f:
-        lineno = 0
-        while True:
-            off = f.tell()
-            line = f.readline()
-            if not line:
-                return
-            lineno += 1
-            if line.strip():
-                yield off, parse_jsonl_line(path, lineno, line)
 
 
 class DocTexts:

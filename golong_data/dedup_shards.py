@@ -39,9 +39,9 @@ def shard_signatures(shard_dir: str, out_dir: str, threshold: float = 0.8, num_p
     import numpy as np
 
     from golong_data.decontam import BenchmarkIndex
-    from golong_data.dedup import DocTexts, input_files, line_offsets
+    from golong_data.dedup import DocTexts, input_files
     from golong_data.dedup_minhash import BatchMinHasher, exact_key, words
-    from golong_data.records import atomic_open
+    from golong_data.records import atomic_open, line_offsets
 
     docs_path, chunks_path = input_files(Path(shard_dir))
     hasher = BatchMinHasher(num_perm=num_perm, ngram=ngram)
@@ -256,7 +256,8 @@ class _ShardTexts:
         self._open: dict[int, Any] = {}
 
     def get(self, k: int, doc_id: str) -> str:
-        from golong_data.dedup import DocTexts, line_offsets
+        from golong_data.dedup import DocTexts
+        from golong_data.records import line_offsets
 
         if k not in self._open:
             path = self.dirs[k] / "documents.jsonl"

@@ -33,7 +33,7 @@ from golong_data import crashpoints
 from golong_data.config import ExportConfig
 from golong_data.errors import GolongError
 from golong_data.progress import progress
-from golong_data.records import Sample, atomic_open, from_dict
+from golong_data.records import Sample, atomic_open, from_dict, jsonl_lines
 
 BATCH_ROWS = 64  # rows per parquet row group: 64 x 64K tokens ~ 16 MB of text held at once
 BANDS = ("hard", "medium", "easy", "unrated")
@@ -381,17 +381,6 @@ def find_samples_file(in_dir: Path) -> Path:
     )
 
 
-def _iter_lines(path: Path) -> Any:
-    """(offset, length, line bytes) of each non-empty line, reading the file once."""
-    with open(path, "rb") as f:
-        offset = 0
-        for line in f:
-            # A JSON object line starts with "{": test one byte, not strip() a 256 KB line.
-            if line[:1] == b"{" or line.strip():
-                yield offset, len(line), line
-            offset += len(line)
-
-
 _PROMPT_OPEN = b'"prompt":['
 _PROMPT_CLOSE = b'],"ground_truth":'
 
@@ -488,7 +477,7 @@ def run_export(
         seen_ids: set[str] = set()
         questions: list[str] = []  # the pool's questions, for deduplicating imports against it
         # ---- pass 1: the index
-        for off, ln, line in progress(_iter_lines(samples_path), desc="export: index", unit="samples", leave=False):
+        for off, ln, line in progress(jsonl_lines(samples_path), desc="export: index", unit="samples", leave=False):
             obj = index_fields(line)
             sid = str(obj.get("id", ""))
             task = obj.get("task_type", "")

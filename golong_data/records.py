@@ -118,6 +118,28 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield parse_jsonl_line(path, lineno, line)
 
 
+def jsonl_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(byte offset, length, raw line) of each non-empty line, reading the file once: the one offset-based
+    reader (a record is re-read later with one seek; export skips parsing the 64K-token prompt)."""
+    with open(path, "rb") as f:
+        offset = 0
+        for line in f:
+            # A JSON object line starts with "{": test one byte, not strip() a 256 KB line.
+            if line[:1] == b"{" or line.strip():
+                yield offset, len(line), line
+            offset += len(line)
+
+
+def line_offsets(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(byte offset, object) for each JSON line; a bad line is an error naming file and line."""
+    with open(path, "rb") as f:
+        offset = 0
+        for lineno, line in enumerate(f, 1):
+            if line[:1] == b"{" or line.strip():
+                yield offset, parse_jsonl_line(path, lineno, line)
+            offset += len(line)
+
+
 def parse_jsonl_line(path: Path, lineno: int, line: str | bytes) -> dict[str, Any]:
     """One JSONL line as an object; anything else is an error naming file and line."""
     try:
