@@ -239,8 +239,8 @@ def synthesize(
 def verify(
     in_dir: Path = typer.Option(..., "--in", "-i", help="Synthesize output directory (holds samples.jsonl)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes verified.jsonl + rejected.jsonl."),
-    checks: str = typer.Option("gold,shortcut,reanswer,nocontext,robustness,band", help="Comma-separated checks to "
-                               "run: gold and shortcut (no LLM), reanswer, nocontext, robustness, band."),
+    checks: str = typer.Option(",".join(default_of(VerifyConfig, "checks")), help="Comma-separated. "
+                               + help_of(VerifyConfig, "checks")),
     solver: str | None = typer.Option(None, help="Solver model name (default: the local SmolLM2 server)."),
     base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint (default: the local server)."),
     k: int = opt(VerifyConfig, "k"),
@@ -278,8 +278,7 @@ def export(
     import_: list[Path] = typer.Option([], "--import", help="Official-schema RLVR rows (parquet / JSONL) to mix in; "
                                        "repeatable."),
     taxonomy: Path | None = typer.Option(None, help="taxonomy.yaml with the per-type shares (default: bundled)."),
-    profile: str = typer.Option("golongrl", "--profile", help="Reward profile of the card's shortcut table: golongrl "
-                                "or strict (for training with the strict rewards)."),
+    profile: str = opt(ExportConfig, "profile", "--profile"),
 ) -> None:
     """Mix the RLVR set by taxonomy shares and write it in the verl schema, with its dataset card."""
     import shlex
