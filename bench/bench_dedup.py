@@ -91,7 +91,7 @@ def _rss(field: str) -> int:
 
 
 def ours(texts: list[str]) -> dict[int, int]:
-    from golong_data.dedup_minhash import BatchMinHasher, ExactJaccard, cluster, exact_key, words
+    from golong_data.dedup.minhash import BatchMinHasher, ExactJaccard, cluster, exact_key, words
 
     hasher = BatchMinHasher(num_perm=NUM_PERM, ngram=NGRAM)
     keys, lengths, has_sig, parts, pending = [], [], [], [], []
@@ -116,7 +116,7 @@ def ours(texts: list[str]) -> dict[int, int]:
 def baseline(texts: list[str]) -> dict[int, int]:
     from datasketch import MinHash, MinHashLSH
 
-    from golong_data.dedup_minhash import VERIFY_MARGIN, exact_key, jaccard, lsh_params, shingles, words
+    from golong_data.dedup.minhash import VERIFY_MARGIN, exact_key, jaccard, lsh_params, shingles, words
 
     mins, keys, lengths = [], [], []
     for t in texts:

@@ -6,7 +6,7 @@
 The samples are generated here: all nine task types in their taxonomy shares, each prompt a 64K-token
 (~256K-character) window of real text (the chitchat dialogue fixture, repeated), with valid gold.
 
-* ours:  `golong_data.export.run_export` (index pass, then streaming ParquetWriter in 64-row groups + JSONL).
+* ours:  `golong_data.export.stage.run_export` (index pass, then streaming ParquetWriter in 64-row groups + JSONL).
 * naive: load every sample, map to rows, `pa.Table.from_pylist(all rows)` + `pq.write_table` + JSONL in one go.
 
 Each runs in its own process; peak RSS is that process's ru_maxrss (os.wait4). The naive baseline holds the
@@ -45,7 +45,7 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
     """n samples of 64K tokens, task types in taxonomy shares, written as samples.jsonl."""
     import orjson
 
-    from golong_data.export import largest_remainder
+    from golong_data.export.stage import largest_remainder
     from golong_data.records import Sample, to_dict
     from golong_data.taxonomy import load_taxonomy
 
@@ -82,7 +82,7 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
 
 def worker_ours(src: Path, out: Path, size: int) -> None:
     from golong_data.config import ExportConfig
-    from golong_data.export import run_export
+    from golong_data.export.stage import run_export
 
     r = run_export(src, out, ExportConfig(size=size, val_per_type=16, plots=True), command="bench")
     print(r.line, file=sys.stderr)
@@ -92,7 +92,7 @@ def worker_naive(src: Path, out: Path, size: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from golong_data.export import parquet_schema, sample_to_row
+    from golong_data.export.stage import parquet_schema, sample_to_row
     from golong_data.records import Sample, from_dict
 
     rows = []

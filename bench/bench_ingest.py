@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from golong_data import paths  # noqa: E402
 from golong_data.errors import InputError  # noqa: E402
-from golong_data.ingest import default_workers, run_ingest  # noqa: E402
 from golong_data.ingest.epub import read_epub  # noqa: E402
 from golong_data.ingest.pdf import read_pdf  # noqa: E402
+from golong_data.ingest.stage import default_workers, run_ingest  # noqa: E402
 
 ROUNDS = 3
 

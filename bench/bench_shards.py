@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from golong_data.executor import LocalExecutor, Task  # noqa: E402
+from golong_data.pipeline.executor import LocalExecutor, Task  # noqa: E402
 
 ROUNDS = 2
 
@@ -48,7 +48,7 @@ def build_corpus(src: Path, dst: Path, copies: int) -> int:
 
 
 def ingest_tasks(corpus: Path, work: Path, n: int) -> list[Task]:
-    return [Task(f"ingest {i}/{n}", "golong_data.ingest:run_ingest",
+    return [Task(f"ingest {i}/{n}", "golong_data.ingest.stage:run_ingest",
                  {"paths": [corpus], "out": work / str(i), "shard": f"{i}/{n}", "workers": 1}) for i in range(n)]
 
 
@@ -59,9 +59,9 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=4)
     args = ap.parse_args()
     from golong_data.chunk import run_chunk
-    from golong_data.dedup_shards import run_dedup_shards
+    from golong_data.dedup.shards import run_dedup_shards
+    from golong_data.pipeline.merge import merge_ingest
     from golong_data.records import iter_jsonl, write_jsonl
-    from golong_data.shards import merge_ingest
 
     n = args.shards
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,13 +26,13 @@ sys.path.insert(0, str(ROOT))
 
 from golong_data import paths  # noqa: E402
 from golong_data.records import Document, read_records  # noqa: E402
-from golong_data.synthesize import parse_bucket  # noqa: E402
+from golong_data.synth.stage import parse_bucket  # noqa: E402
 from golong_data.tokens import get_tokenizer  # noqa: E402
 
 CHILD = """
 import json, sys, time
 from pathlib import Path
-from golong_data.synthesize import SynthConfig, run_synthesize
+from golong_data.synth.stage import SynthConfig, run_synthesize
 t = time.perf_counter()
 s = run_synthesize(Path(sys.argv[1]), Path(sys.argv[2]), SynthConfig(per_type=int(sys.argv[3]), buckets=[sys.argv[4]]))
 print(json.dumps({"wall": time.perf_counter() - t, "made": sum(s.made.values())}))
@@ -53,7 +53,7 @@ def corpus_dir() -> Path:
 
 
 def setup(corpus: Path, work: Path) -> Path:
-    from golong_data.ingest import run_ingest
+    from golong_data.ingest.stage import run_ingest
 
     inputs = [p for p in (corpus / "books", corpus / "papers") if p.is_dir()]
     chats = sorted((corpus / "dialogues").glob("*.json")) if (corpus / "dialogues").is_dir() else []

@@ -241,7 +241,7 @@ def run_chunk(
     in_dir: Path, out_dir: Path, max_tokens: int, tokenizer: str | None = None, shard: str | None = None
 ) -> str:
     """The chunk stage: DIR/documents.jsonl -> OUT/chunks.jsonl + OUT/documents.jsonl; returns the summary."""
-    from golong_data.stage import StageRun, in_shard, parse_shard
+    from golong_data.pipeline.stage import StageRun, in_shard, parse_shard
 
     if max_tokens < MIN_MAX_TOKENS:
         raise ConfigError(f"--max-tokens must be at least {MIN_MAX_TOKENS}, got {max_tokens}")

@@ -89,7 +89,7 @@ def ingest(
                                        "the output is the same for any value."),
 ) -> None:
     """Read books, papers and dialogues into one document record each."""
-    from golong_data.ingest import run_ingest
+    from golong_data.ingest.stage import run_ingest
 
     summary = run_ingest(paths, out, shard=shard, workers=workers)
     echo(summary.line)
@@ -133,7 +133,7 @@ def dedup(
     question_threshold: float = opt(DedupConfig, "question_threshold"),
 ) -> None:
     """Drop exact and near-duplicate documents and chunks, and chunks quoting a benchmark."""
-    from golong_data.dedup import run_dedup, run_question_dedup
+    from golong_data.dedup.stage import run_dedup, run_question_dedup
 
     if questions:
         echo(run_question_dedup(in_dir, out, question_threshold))
@@ -221,7 +221,7 @@ def synthesize(
                                       "the whole library; `merge synthesize` joins the shards."),
 ) -> None:
     """Build verifiable long-context samples of the nine task types, padded with distractors to token buckets."""
-    from golong_data.synthesize import run_synthesize
+    from golong_data.synth.stage import run_synthesize
 
     cfg = SynthConfig(
         per_type=per_type, total=total, buckets=[b for b in buckets.split(",") if b.strip()], seed=seed,
@@ -256,7 +256,7 @@ def verify(
     max_blind: float = opt(VerifyConfig, "max_blind", "--max-blind"),
 ) -> None:
     """Keep samples whose gold is right, that need their context, and that teach something (pass-rate band)."""
-    from golong_data.verify import run_verify
+    from golong_data.verify.stage import run_verify
 
     cfg = VerifyConfig(checks=[c.strip() for c in checks.split(",") if c.strip()], solver=solver, base_url=base_url,
                        k=k, band=band, documents=str(documents) if documents else None, max_in_flight=max_in_flight,
@@ -283,7 +283,7 @@ def export(
     """Mix the RLVR set by taxonomy shares and write it in the verl schema, with its dataset card."""
     import shlex
 
-    from golong_data.export import run_export
+    from golong_data.export.stage import run_export
 
     cfg = ExportConfig(size=size, val_per_type=val_per_type, imports=[str(p) for p in import_],
                        taxonomy=str(taxonomy) if taxonomy else None, profile=profile)
@@ -304,7 +304,7 @@ def run(
                                     "repeatable."),
 ) -> None:
     """Run ingest -> chunk -> dedup -> synthesize -> verify -> export; stages that are up to date are skipped."""
-    from golong_data.run import run_pipeline
+    from golong_data.pipeline.run import run_pipeline
 
     result = run_pipeline(config, force=force)
     echo(result.line)
@@ -409,7 +409,7 @@ def eval_(
 
 # ---------------------------------------------------------------- shards (issue 11)
 def _executor(executor: str, workers: int | None, ray_address: str | None) -> Any:
-    from golong_data.executor import get_executor
+    from golong_data.pipeline.executor import get_executor
 
     return get_executor(executor, workers=workers, address=ray_address)
 
@@ -435,7 +435,7 @@ def merge(
                                            "their manifests)."),
 ) -> None:
     """Merge the outputs of `--shard i/N` runs into the bytes of one unsharded run."""
-    from golong_data.shards import merge_shards
+    from golong_data.pipeline.merge import merge_shards
 
     echo(merge_shards(stage, shard_dirs, out, corpus=corpus, order_from=order_from))
 
@@ -456,7 +456,7 @@ def dedup_shards(
     ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
 ) -> None:
     """Near-duplicate removal across chunk shards: per-shard MinHash signatures, then one clustering pass."""
-    from golong_data.dedup_shards import run_dedup_shards
+    from golong_data.dedup.shards import run_dedup_shards
 
     echo(run_dedup_shards(shard_dirs, out, threshold, num_perm, ngram, against, contam_ngram, order_from,
                           executor=_executor(executor, workers, ray_address)))
@@ -475,7 +475,7 @@ def shards(
     ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
 ) -> None:
     """ingest -> chunk -> dedup as shard tasks on a process pool or Ray; the same bytes as the single stages."""
-    from golong_data.sharded import run_sharded
+    from golong_data.pipeline.sharded import run_sharded
 
     result = run_sharded(paths, work, n, max_tokens, _executor(executor, workers, ray_address), threshold=threshold)
     for line in result.lines:

@@ -212,7 +212,7 @@ class PipelineConfig:
     work_dir: str = setting("Where each stage writes <work_dir>/<stage>/ (relative to the config file).",
                             default="work")
     seed: int = setting("Seed for every stage that samples.", default=0)
-    ingest: dict[str, Any] = setting("Options of golong_data.ingest.run_ingest.", default_factory=dict)
+    ingest: dict[str, Any] = setting("Options of golong_data.ingest.stage.run_ingest.", default_factory=dict)
     chunk: dict[str, Any] = setting("Options of the chunk stage (see `golong-data chunk --help`).",
                                     default_factory=dict)
     dedup: dict[str, Any] = setting("Options of the dedup stage (see `golong-data dedup --help`).",

@@ -149,7 +149,7 @@ def measure(samples: list[dict[str, Any]], docs: dict[str, dict[str, Any]], tok:
 def build(config: Path, work: Path) -> Path:
     """Run the config's stages up to synthesize into `work`; returns the synthesize directory."""
     from golong_data.config import load_config
-    from golong_data.run import RUNNERS
+    from golong_data.pipeline.run import RUNNERS
 
     cfg = load_config(config)
     prev = cfg.corpus_paths()

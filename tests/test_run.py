@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from golong_data.errors import ConfigError
-from golong_data.run import run_pipeline
+from golong_data.pipeline.run import run_pipeline
 
 FIX = Path(__file__).parent / "fixtures"
 

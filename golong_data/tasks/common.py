@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from golong_data.context import Piece, sentence_spans
 from golong_data.records import Document
+from golong_data.synth.context import Piece, sentence_spans
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 import re
 
-from golong_data.context import Piece
 from golong_data.records import Document
+from golong_data.synth.context import Piece
 from golong_data.tasks.common import (
     HEADING_RULE,
     ConstructorSpec,

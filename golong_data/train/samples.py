@@ -2,7 +2,7 @@
 
     path = build_fitted_samples([corpus/books, ...], work, tokenizer, max_prompt_tokens=7168, buckets=["1k", "2k"])
 
-The samples are the real program constructors' (golong_data.synthesize), just at short length buckets; each is
+The samples are the real program constructors' (golong_data.synth.stage), just at short length buckets; each is
 then measured with the *target model's* tokenizer and chat template (the buckets count Qwen tokens), and those
 over `max_prompt_tokens` go to fit_rejected.jsonl with the reason, never dropped silently.
 """
@@ -19,8 +19,8 @@ def build_fitted_samples(corpus: list[Path], work: Path, tokenizer: Any, max_pro
                          buckets: list[str], per_type: int = 4, seed: int = 0,
                          tasks: list[str] | None = None) -> Path:
     """work/samples.jsonl: synthesized samples whose chat prompt fits `max_prompt_tokens` of `tokenizer`."""
-    from golong_data.ingest import run_ingest
-    from golong_data.synthesize import SynthConfig, run_synthesize
+    from golong_data.ingest.stage import run_ingest
+    from golong_data.synth.stage import SynthConfig, run_synthesize
     from golong_data.train.data import prompt_ids
 
     work = Path(work)

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from golong_data.chunk import chunk_document
 from golong_data.cli import app
-from golong_data.dedup_minhash import BatchMinHasher, jaccard, shingles, words
+from golong_data.dedup.minhash import BatchMinHasher, jaccard, shingles, words
 from golong_data.records import Document, Section, content_id, write_jsonl
 from golong_data.tokens import get_tokenizer
 

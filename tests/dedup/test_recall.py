@@ -15,7 +15,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from golong_data.dedup_minhash import BatchMinHasher, ExactJaccard, cluster, exact_key, jaccard, lsh_params, words
+from golong_data.dedup.minhash import BatchMinHasher, ExactJaccard, cluster, exact_key, jaccard, lsh_params, words
 from golong_data.records import Document
 
 THRESHOLD, NGRAM, WINDOW, PAIRS = 0.8, 5, 400, 250

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from factory import ROUTES, make_samples, perfect  # noqa: E402
 
 from golong_data.config import ExportConfig  # noqa: E402
-from golong_data.export import choose_mix, largest_remainder, run_export, water_fill  # noqa: E402
+from golong_data.export.stage import choose_mix, largest_remainder, run_export, water_fill  # noqa: E402
 from golong_data.records import write_jsonl  # noqa: E402
 from golong_data.rewards import compute_score  # noqa: E402
 
@@ -96,7 +96,7 @@ def test_water_fill_and_largest_remainder() -> None:
 
 
 def test_choose_mix_is_seeded(tmp_path: Path) -> None:
-    from golong_data.export import Entry
+    from golong_data.export.stage import Entry
 
     def pool() -> list[Entry]:
         return [Entry(f"s{i}", "t", "2k", "unrated", 10, 0, i, 1, "synthetic", "g") for i in range(50)]
@@ -185,7 +185,7 @@ def test_card_has_the_promised_sections(tmp_path: Path) -> None:
 
 
 def test_index_pass_reads_everything_but_the_prompt() -> None:
-    from golong_data.export import index_fields
+    from golong_data.export.stage import index_fields
 
     hostile = 'a "prompt":[ ],"ground_truth": {"x": 1} \\ \u2028 é'  # the cut patterns inside the text itself
     s = make_samples(per_type=1, tasks=["precise_retrieval"])[0]

@@ -64,7 +64,7 @@ def digests(work: Path) -> dict[str, Any]:
 
 
 def run(dest: Path, shards: int = 1) -> dict[str, Any]:
-    from golong_data.run import run_pipeline
+    from golong_data.pipeline.run import run_pipeline
 
     cfg = write_config(dest, shards)
     run_pipeline(cfg)

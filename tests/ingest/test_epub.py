@@ -301,7 +301,7 @@ def test_real_epubs_repeat_at_most_5_percent_of_paragraphs(path: Path) -> None:
 def test_ingest_ledgers_a_document_whose_paragraphs_repeat(tmp_path: Path) -> None:
     import json
 
-    from golong_data.ingest import run_ingest
+    from golong_data.ingest.stage import run_ingest
 
     # Northanger Abbey's text written out three times over: what a once-per-fragment reader produced.
     src = tmp_path / "in"

@@ -199,7 +199,7 @@ def test_garbage_page_inside_a_good_paper_is_dropped_and_listed(tmp_path: Path) 
 
 
 def test_garbage_page_is_ledgered_by_the_stage(tmp_path: Path) -> None:
-    from golong_data.ingest import run_ingest
+    from golong_data.ingest.stage import run_ingest
     from golong_data.records import Rejection, read_records
 
     mixed = pymupdf.open(RCPP)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from golong_data.cli import app
-from golong_data.ingest import run_ingest
+from golong_data.ingest.stage import run_ingest
 from golong_data.records import Document, Rejection, read_records
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

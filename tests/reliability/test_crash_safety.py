@@ -118,14 +118,14 @@ def test_stale_temp_files_are_cleaned_on_rerun(tmp_path: Path) -> None:
 
     crash = (
         "import os, sys\n"
-        "from golong_data.stage import StageRun\n"
+        "from golong_data.pipeline.stage import StageRun\n"
         "with StageRun('t', sys.argv[1], inputs=[], config={}) as run:\n"
         "    run.writer('out.jsonl').write({'a': 1})\n"
         "    os._exit(9)  # like kill -9: no cleanup runs\n"
     )
     for _ in range(3):
         assert subprocess.run([sys.executable, "-c", crash, str(tmp_path / "s")]).returncode == 9
-    from golong_data.stage import StageRun
+    from golong_data.pipeline.stage import StageRun
 
     with StageRun("t", tmp_path / "s", inputs=[], config={}) as run:
         run.writer("out.jsonl").write({"a": 1})

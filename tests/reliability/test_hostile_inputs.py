@@ -104,7 +104,7 @@ def test_unreadable_file_is_ledgered_not_fatal(tmp_path: Path, monkeypatch: pyte
     """Tests run as root, where chmod 000 does not deny a read; so the OS error is simulated at the one
     place ingest opens a file itself (sniffing its first bytes). One unreadable file must be one ledger
     row, never the end of the run (STYLE.md rule 12)."""
-    import golong_data.ingest as ingest_mod
+    import golong_data.ingest.stage as ingest_mod
 
     good = plant_good_files(tmp_path / "c")
     bad = tmp_path / "c" / "locked.txt"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from shards_helpers import MAX_TOKENS, THRESHOLD, N
 
-from golong_data.stage import in_shard
+from golong_data.pipeline.stage import in_shard
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -61,8 +61,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def single(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The single-machine stages: the reference bytes."""
     from golong_data.chunk import run_chunk
-    from golong_data.dedup import run_dedup
-    from golong_data.ingest import run_ingest
+    from golong_data.dedup.stage import run_dedup
+    from golong_data.ingest.stage import run_ingest
 
     w = tmp_path_factory.mktemp("single")
     run_ingest([corpus], w / "ingest", workers=1)
@@ -74,8 +74,8 @@ def single(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def sharded_local(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """ingest/chunk/dedup as N shard tasks on the local process pool (2 workers), merged."""
-    from golong_data.executor import LocalExecutor
-    from golong_data.sharded import run_sharded
+    from golong_data.pipeline.executor import LocalExecutor
+    from golong_data.pipeline.sharded import run_sharded
 
     w = tmp_path_factory.mktemp("sharded")
     run_sharded([corpus], w, N, MAX_TOKENS, LocalExecutor(workers=2, progress=False), threshold=THRESHOLD)

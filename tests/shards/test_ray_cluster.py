@@ -23,8 +23,8 @@ import pytest
 import yaml
 from test_run_sharded import COMPARED, _config
 
-from golong_data.executor import RayExecutor, Task
-from golong_data.run import run_pipeline
+from golong_data.pipeline.executor import RayExecutor, Task
+from golong_data.pipeline.run import run_pipeline
 
 try:
     import ray

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from golong_data.run import run_pipeline
+from golong_data.pipeline.run import run_pipeline
 
 FIX = Path(__file__).parents[1] / "fixtures"
 COMPARED = {

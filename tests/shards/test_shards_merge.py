@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from golong_data.cli import app
 from golong_data.errors import GolongError
-from golong_data.executor import LocalExecutor, Task
-from golong_data.stage import in_shard
+from golong_data.pipeline.executor import LocalExecutor, Task
+from golong_data.pipeline.stage import in_shard
 
 
 def _rejected(d: Path) -> list[dict]:
@@ -89,7 +89,7 @@ def test_dedup_shards_cli_equals_single(single: Path, sharded_local: Path, tmp_p
 
 def test_two_shards_merge_too(single: Path, tmp_path: Path) -> None:
     from golong_data.chunk import run_chunk
-    from golong_data.shards import merge_chunk
+    from golong_data.pipeline.merge import merge_chunk
 
     dirs = [tmp_path / str(i) for i in range(2)]
     for i, d in enumerate(dirs):
@@ -122,7 +122,7 @@ def test_local_executor_retries_a_killed_worker_without_repeating_llm_calls(tmp_
 
 
 def test_local_executor_reports_a_task_that_keeps_failing() -> None:
-    bad = Task("bad shard", "golong_data.shards:merge_shards", {"stage": "export", "shard_dirs": [], "out": "x"})
+    bad = Task("bad shard", "golong_data.pipeline.merge:merge_shards", {"stage": "export", "shard_dirs": [], "out": "x"})
     with pytest.raises(GolongError, match="'bad shard' failed 2 times: cannot merge 'export'"):
         LocalExecutor(workers=1, retries=1, progress=False).run([bad])
 
@@ -159,8 +159,8 @@ def test_merged_llm_caches_replay_every_nodes_calls(tmp_path: Path) -> None:
 def test_ingest_merge_points_every_copy_at_the_first_file(tmp_path: Path) -> None:
     """a.txt (shard 0) and its copies h.txt, i.txt (both shard 1): shard 1 alone calls i.txt a copy of h.txt;
     the single run, and so the merge, name a.txt for both."""
-    from golong_data.ingest import run_ingest
-    from golong_data.shards import merge_ingest
+    from golong_data.ingest.stage import run_ingest
+    from golong_data.pipeline.merge import merge_ingest
 
     corpus = tmp_path / "c"
     corpus.mkdir()
@@ -182,7 +182,7 @@ def test_ingest_merge_points_every_copy_at_the_first_file(tmp_path: Path) -> Non
 
 def test_dedup_shards_decontaminates_like_the_single_run(single: Path, sharded_local: Path, tmp_path: Path) -> None:
     """With --against, the sharded path drops the same chunks and marks the same spans on kept documents."""
-    from golong_data.dedup import run_dedup
+    from golong_data.dedup.stage import run_dedup
 
     chunk = json.loads((single / "chunk" / "chunks.jsonl").read_text(encoding="utf-8").splitlines()[5])
     docs = {d["id"]: d for d in map(json.loads, (single / "chunk" / "documents.jsonl").read_text().splitlines())}

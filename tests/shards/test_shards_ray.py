@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from shards_helpers import FILES, MAX_TOKENS, THRESHOLD, N, same_bytes
 
-from golong_data.executor import RayExecutor, Task
+from golong_data.pipeline.executor import RayExecutor, Task
 
 try:
     import ray
@@ -35,7 +35,7 @@ def ray_session() -> Iterator[None]:
 
 def test_ray_executor_equals_local_executor(ray_session: None, corpus: Path, sharded_local: Path,
                                             tmp_path: Path) -> None:
-    from golong_data.sharded import run_sharded
+    from golong_data.pipeline.sharded import run_sharded
 
     run_sharded([corpus], tmp_path, N, MAX_TOKENS, RayExecutor(progress=False), threshold=THRESHOLD)
     for stage, names in FILES.items():
@@ -64,7 +64,7 @@ def test_ray_retries_a_killed_task_without_repeating_llm_calls(ray_session: None
 def test_ray_reports_a_task_that_keeps_failing(ray_session: None) -> None:
     from golong_data.errors import GolongError
 
-    bad = Task("bad shard", "golong_data.shards:merge_shards", {"stage": "verify", "shard_dirs": [], "out": "x"})
+    bad = Task("bad shard", "golong_data.pipeline.merge:merge_shards", {"stage": "verify", "shard_dirs": [], "out": "x"})
     with pytest.raises(GolongError, match="'bad shard' failed after 1 retries"):
         RayExecutor(retries=1, progress=False).run([bad])
 
@@ -72,10 +72,10 @@ def test_ray_reports_a_task_that_keeps_failing(ray_session: None) -> None:
 def test_ray_synthesize_and_verify_shards_equal_the_single_run(ray_session: None, sharded_local: Path,
                                                                tmp_path: Path) -> None:
     """The LLM-facing stages as Ray tasks (LLM calls from Ray workers to the endpoint), merged: one run's bytes."""
-    from golong_data import sharded
     from golong_data.config import VerifyConfig
-    from golong_data.synthesize import SynthConfig, run_synthesize
-    from golong_data.verify import run_verify
+    from golong_data.pipeline import sharded
+    from golong_data.synth.stage import SynthConfig, run_synthesize
+    from golong_data.verify.stage import run_verify
 
     sys.path.insert(0, str(HERE.parent / "llm"))
     from fake_openai_server import FakeOpenAIServer

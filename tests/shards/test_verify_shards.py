@@ -18,13 +18,13 @@ import pytest
 from shards_helpers import N, same_bytes
 from typer.testing import CliRunner
 
-import golong_data.verify as V
+import golong_data.verify.stage as V
 from golong_data.cli import app
 from golong_data.config import VerifyConfig
 from golong_data.errors import GolongError
-from golong_data.shards import merge_verify
-from golong_data.stage import in_shard, read_manifest
-from golong_data.verify import THINK_PREFIX, run_verify
+from golong_data.pipeline.merge import merge_verify
+from golong_data.pipeline.stage import in_shard, read_manifest
+from golong_data.verify.stage import THINK_PREFIX, run_verify
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FILES = ("verified.jsonl", "rejected.jsonl")
@@ -36,8 +36,8 @@ REPEATED = 1  # the input line whose id comes back twice
 def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(ingest dir, dir of samples.jsonl): real samples over three fixture sources, 4K contexts, and bad lines."""
     from golong_data.chunk import run_chunk
-    from golong_data.ingest import run_ingest
-    from golong_data.synthesize import SynthConfig, run_synthesize
+    from golong_data.ingest.stage import run_ingest
+    from golong_data.synth.stage import SynthConfig, run_synthesize
 
     w = tmp_path_factory.mktemp("verify-shards")
     run_ingest([FIXTURES / "dialogues", FIXTURES / "papers" / "coin__coin.pdf",

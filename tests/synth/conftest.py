@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def synth_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from golong_data.ingest import run_ingest
+    from golong_data.ingest.stage import run_ingest
 
     out = tmp_path_factory.mktemp("synth_ingest")
     fixtures = Path(__file__).parents[1] / "fixtures"

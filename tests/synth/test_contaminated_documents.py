@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from golong_data.records import Document, read_records, write_jsonl
-from golong_data.synthesize import SynthConfig, run_synthesize
+from golong_data.synth.stage import SynthConfig, run_synthesize
 
 
 def test_marked_document_is_ledgered_and_never_in_a_prompt(synth_corpus: Path, tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from golong_data.context import Library, assemble, split_units
 from golong_data.errors import ConfigError
 from golong_data.records import Document, read_records
+from golong_data.synth.context import Library, assemble, split_units
 from golong_data.tasks import TASK_BUILDERS, get_builder
 from golong_data.tokens import get_tokenizer
 
@@ -166,7 +166,7 @@ def test_chat_quotes_leave_the_speaker_label_out(docs: list[Document]) -> None:
 
 
 def test_every_piece_and_excerpt_holds_a_sentence(docs: list[Document]) -> None:
-    from golong_data.context import MIN_PIECE_WORDS
+    from golong_data.synth.context import MIN_PIECE_WORDS
 
     lib = Library(docs, get_tokenizer())
     # the chitchat sample has one-line chats ("hello?"): shown whole they would be a piece of one word
@@ -195,7 +195,7 @@ def test_a_piece_holding_an_opaque_identifier_is_never_offered(docs: list[Docume
     offered as evidence or distractor; the rest of the document still is."""
     import dataclasses
 
-    from golong_data.context import OPAQUE_ID
+    from golong_data.synth.context import OPAQUE_ID
 
     book = by_kind(docs, "book")[0]
     lib0 = Library([book], get_tokenizer())

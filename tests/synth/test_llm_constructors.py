@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from golong_data.synthesize import SynthConfig, run_synthesize
-from golong_data.tasks.llm import answer_in_source, coerce, ground
+from golong_data.synth.llm import answer_in_source, coerce, ground
+from golong_data.synth.stage import SynthConfig, run_synthesize
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "llm"))
 

@@ -20,7 +20,7 @@ import pytest
 
 from golong_data.records import Document, read_records
 from golong_data.rewards import score_sample
-from golong_data.synthesize import SynthConfig, run_synthesize
+from golong_data.synth.stage import SynthConfig, run_synthesize
 from golong_data.tokens import count_tokens
 
 ALL_TYPES = [
@@ -53,7 +53,7 @@ def content(s: dict) -> str:
 
 
 def sections(text: str) -> dict[str, str]:
-    """heading -> body, from the rendered prompt (independent of golong_data.context)."""
+    """heading -> body, from the rendered prompt (independent of golong_data.synth.context)."""
     heads = list(re.finditer(r"^=== (.+) ===\n", text, flags=re.M))
     out: dict[str, str] = {}
     for k, m in enumerate(heads):

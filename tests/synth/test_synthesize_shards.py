@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from golong_data.cli import app
 from golong_data.errors import GolongError
 from golong_data.records import Document, read_records, write_jsonl
-from golong_data.synth_select import merge_synthesize
-from golong_data.synthesize import SynthConfig, run_synthesize
+from golong_data.synth.select import merge_synthesize
+from golong_data.synth.stage import SynthConfig, run_synthesize
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_llm_constructors import scripted_reply  # noqa: E402

@@ -1,7 +1,7 @@
 """The shortcut check and the inconclusive verdicts (issue 19): each check rejects a sample built to fail it.
 
 Samples are built here from the real chitchat fixture (its messages are the passages); the expected scores
-come from the reward rules worked by hand (F1, SubEM, letter counts), never from golong_data.shortcuts.
+come from the reward rules worked by hand (F1, SubEM, letter counts), never from golong_data.verify.shortcuts.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ sys.path.insert(0, str(HERE.parent / "llm"))
 from factory import ROUTES, conversations, make_samples, perfect  # noqa: E402
 from fake_openai_server import FakeOpenAIServer  # noqa: E402
 
-from golong_data.checks import check_shortcut, recompute_verdict  # noqa: E402
 from golong_data.config import VerifyConfig  # noqa: E402
 from golong_data.records import Sample, content_id, write_jsonl  # noqa: E402
-from golong_data.shortcuts import measure  # noqa: E402
-from golong_data.verify import run_verify  # noqa: E402
+from golong_data.verify.checks import check_shortcut, recompute_verdict  # noqa: E402
+from golong_data.verify.shortcuts import measure  # noqa: E402
+from golong_data.verify.stage import run_verify  # noqa: E402
 
 
 def _sample(task: str, sections: list[tuple[str, list[str]]], question: str, gt: dict, answer: str,
@@ -230,7 +230,7 @@ def test_real_local_model_nocontext_rejects_a_planted_leak_and_reports_the_gate_
 
 def test_card_reports_chance_strategies_and_gold_per_type_under_the_export_profile(tmp_path: Path) -> None:
     from golong_data.config import ExportConfig
-    from golong_data.export import run_export
+    from golong_data.export.stage import run_export
 
     fair, match = _mcq(all_present=True), _matching()
     _run(tmp_path, [fair, match], checks=["gold", "shortcut"], profile="strict")  # both kept under strict
@@ -252,7 +252,7 @@ def test_card_reports_chance_strategies_and_gold_per_type_under_the_export_profi
 
 def test_replies_the_reward_cannot_read_are_blind() -> None:
     from golong_data.rewards import get_profile
-    from golong_data.verify import unreadable
+    from golong_data.verify.stage import unreadable
 
     p = get_profile("golongrl", think_gate=False)
     assert unreadable("accuracy", "I think it is B.", p) and not unreadable("accuracy", "The correct answer is (B)", p)

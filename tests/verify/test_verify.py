@@ -17,10 +17,10 @@ sys.path.insert(0, str(HERE.parent / "llm"))
 from factory import make_samples, perfect  # noqa: E402
 from fake_openai_server import FakeOpenAIServer  # noqa: E402
 
-from golong_data.checks import recompute_verdict  # noqa: E402
 from golong_data.config import VerifyConfig  # noqa: E402
 from golong_data.records import Document, Sample, write_jsonl  # noqa: E402
-from golong_data.verify import run_verify  # noqa: E402
+from golong_data.verify.checks import recompute_verdict  # noqa: E402
+from golong_data.verify.stage import run_verify  # noqa: E402
 
 
 def _write(tmp: Path, samples: list[Sample]) -> Path:
@@ -267,7 +267,7 @@ def test_real_local_solver_path_and_cache(tmp_path: Path, local_llm) -> None:
 
 
 def test_chunked_run_accounts_for_every_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import golong_data.verify as V
+    import golong_data.verify.stage as V
 
     monkeypatch.setattr(V, "CHUNK", 4)  # 19 inputs over 5 chunks, a duplicate id in a later chunk
     samples = make_samples(per_type=2)

@@ -79,7 +79,7 @@ def interleave_kinds(docs: list[Document], rng: random.Random) -> list[Document]
 
 
 def slot_key(task: str, bucket: str, slot: int) -> str:
-    """The id a slot is sharded by (golong_data.stage.in_shard)."""
+    """The id a slot is sharded by (golong_data.pipeline.stage.in_shard)."""
     return f"{task}/{bucket}/{slot}"
 
 
@@ -106,7 +106,7 @@ def select(outcomes: Sequence[Outcome], llm: bool, quota: int, per_doc_ctors: Co
     a sample that becomes a ledger line. `per_doc_ctors`: constructors whose output does not depend on the draw."""
     out: list[str | tuple[str, str]] = []
     if llm:
-        from golong_data.dedup import near_duplicate_questions
+        from golong_data.dedup.stage import near_duplicate_questions
 
         idx = [i for i, o in enumerate(outcomes) if not o.reason]
         near = {idx[k] for k in near_duplicate_questions([outcomes[i].question for i in idx])}
@@ -158,7 +158,7 @@ def sample_detail(task: str, bucket: str, slot: int, generator_name: str) -> str
 # ---------------------------------------------------------------- merge synthesize shards
 def merge_synthesize(shard_dirs: Sequence[Path], out: Path) -> str:
     """Merge `synthesize --shard i/N` outputs (raw attempts) into the samples.jsonl + rejected.jsonl of one run."""
-    from golong_data.stage import REJECTED, StageRun, shard_manifests
+    from golong_data.pipeline.stage import REJECTED, StageRun, shard_manifests
 
     mans = shard_manifests(shard_dirs, "synthesize")
     config = mans[0].get("config") or {}

@@ -202,10 +202,10 @@ def run_dedup(
     contam_ngram: int = 13,
 ) -> str:
     """The dedup stage (see the module docstring); returns the one-line summary."""
-    from golong_data.decontam import BenchmarkIndex
-    from golong_data.dedup_minhash import BatchMinHasher, ExactJaccard, cluster, doc_lsh_params, exact_key, lsh_params
-    from golong_data.dedup_minhash import words as words_of
-    from golong_data.stage import StageRun
+    from golong_data.dedup.decontam import BenchmarkIndex
+    from golong_data.dedup.minhash import BatchMinHasher, ExactJaccard, cluster, doc_lsh_params, exact_key, lsh_params
+    from golong_data.dedup.minhash import words as words_of
+    from golong_data.pipeline.stage import StageRun
 
     DedupConfig(threshold, num_perm, ngram, contam_ngram)  # range checks
     docs_path, chunks_path = input_files(in_dir)
@@ -335,7 +335,7 @@ def _question_of(sample: dict[str, Any]) -> str:
 
 def run_question_dedup(in_dir: Path, out_dir: Path, threshold: float = DEFAULT_QUESTION_THRESHOLD) -> str:
     """`dedup --questions`: DIR/samples.jsonl -> OUT/samples.jsonl without near-duplicate questions."""
-    from golong_data.stage import StageRun
+    from golong_data.pipeline.stage import StageRun
 
     DedupConfig(question_threshold=threshold)  # range check
     in_dir = Path(in_dir)

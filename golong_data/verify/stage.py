@@ -1,16 +1,16 @@
 """`golong-data verify`: keep only samples that are right, need their context, and teach something.
 
-Runs the checks of golong_data.checks in order over samples.jsonl; each check runs only on the samples
+Runs the checks of golong_data.verify.checks in order over samples.jsonl; each check runs only on the samples
 that passed the previous ones (so a wrong gold costs no LLM call), and a sample leaves at its first
 failing check. The stage runner -- this module, not the checks -- writes the rejections, with the check's
 numbers. Every LLM call goes through the LLM layer's SQLite cache, so rerunning with a different band or
 threshold re-decides from cached rollouts and sends nothing.
 
 Sharding (`--shard i/N`): the input is read in global chunks of CHUNK lines; a shard verifies the samples of
-each chunk that are its own (golong_data.stage.in_shard by id), while the robustness check draws distractors
+each chunk that are its own (golong_data.pipeline.stage.in_shard by id), while the robustness check draws distractors
 from every valid sample of the chunk. Both output files are in input order (rejections are buffered per chunk
 and written by input position), so a shard writes a subsequence of the single run's lines and
-golong_data.shards.merge_verify gives back the single run's bytes.
+golong_data.pipeline.merge.merge_verify gives back the single run's bytes.
 
 verification block of a sample (enough to recompute the verdict, see checks.recompute_verdict):
     {"checks": {"gold": {...}, "reanswer": {"model", "prompt_sha", "seeds", "temperature", "rewards",
@@ -29,11 +29,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from golong_data import checks as C
 from golong_data.config import ALL_CHECKS, VerifyConfig, parse_band
 from golong_data.errors import GolongError
 from golong_data.records import Sample, iter_jsonl, read_records, stage_file
-from golong_data.shortcuts import THINK_PREFIX, split_prompt
+from golong_data.verify import checks as C
+from golong_data.verify.shortcuts import THINK_PREFIX, split_prompt
 
 LLM_CHECKS = ("reanswer", "nocontext", "robustness", "band")
 # Input lines held at once. The chunk, not the shard or what passed earlier checks, is also the robustness
@@ -83,7 +83,7 @@ def _doc_lengths(in_dir: Path, documents: str | None) -> dict[str, int] | None:
         p = Path(documents)
         cand.append(p / "documents.jsonl" if p.is_dir() else p)
     else:
-        from golong_data.card import upstream_stage_dirs
+        from golong_data.export.card import upstream_stage_dirs
 
         cand += [d / "documents.jsonl" for d in upstream_stage_dirs(in_dir)]
     for p in cand:
@@ -204,10 +204,10 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                shard: str | None = None) -> VerifySummary:
     """Verify in_dir/samples.jsonl into out_dir/verified.jsonl (+ rejected.jsonl, manifest.json); with `shard`
     ('i/N') only the samples of that shard (see the module docstring)."""
+    from golong_data.pipeline.stage import StageRun, in_shard, parse_shard
     from golong_data.rewards import get_profile, score_sample
-    from golong_data.shortcuts import measure
-    from golong_data.stage import StageRun, in_shard, parse_shard
     from golong_data.taxonomy import load_taxonomy, metric_key
+    from golong_data.verify.shortcuts import measure
 
     cfg = cfg or VerifyConfig()
     in_dir, out_dir = Path(in_dir), Path(out_dir)

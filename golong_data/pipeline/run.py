@@ -3,7 +3,7 @@
     ingest -> chunk -> dedup -> synthesize -> verify -> export      into <work_dir>/<stage>/
 
 A stage is up to date when (1) its manifest exists (it finished: the manifest is written last), (2) the
-files it recorded as inputs and its outputs still have the recorded sha256 (golong_data.stage.is_up_to_date),
+files it recorded as inputs and its outputs still have the recorded sha256 (golong_data.pipeline.stage.is_up_to_date),
 and (3) the run's own record beside it -- the stage's config section and the fingerprint of the paths run
 handed it -- matches now. (3) catches what the stage's manifest cannot: a new file dropped into a corpus
 directory, or a changed setting whose effect the stage records differently. A stage whose upstream re-ran but
@@ -24,8 +24,8 @@ from typing import Any
 
 from golong_data.config import STAGES, PipelineConfig, load_config
 from golong_data.errors import ConfigError, GolongError
+from golong_data.pipeline.stage import REJECTED, input_fingerprint, is_up_to_date, read_manifest
 from golong_data.records import atomic_open
-from golong_data.stage import REJECTED, input_fingerprint, is_up_to_date, read_manifest
 
 RUN_RECORD = ".run.json"  # a dot file: input fingerprints skip it, so it never makes a downstream stage stale
 
@@ -66,19 +66,19 @@ def _executor(cfg: PipelineConfig) -> Any:
     """The shard executor of a `shards:` section with n > 1, else None (the stages run as they are)."""
     if cfg.shards.n <= 1:
         return None
-    from golong_data.executor import get_executor
+    from golong_data.pipeline.executor import get_executor
 
     return get_executor(cfg.shards.executor, cfg.shards.workers, cfg.shards.ray_address)
 
 
 def _stage_ingest(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
     try:
-        from golong_data.ingest import run_ingest
+        from golong_data.ingest.stage import run_ingest
     except ImportError as e:
         raise _missing("ingest", e) from e
     _check_kwargs("ingest", run_ingest, cfg.ingest, {"paths", "out", "shard"})
     if ex := _executor(cfg):
-        from golong_data import sharded
+        from golong_data.pipeline import sharded
 
         return sharded.ingest(ex, cfg.shards.n, inp, out, **cfg.ingest)
     return str(run_ingest(inp, out, **cfg.ingest).line)
@@ -93,7 +93,7 @@ def _stage_chunk(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
     if "max_tokens" not in cfg.chunk:
         raise ConfigError("chunk.max_tokens is required", "set chunk: {max_tokens: 2048}")
     if ex := _executor(cfg):
-        from golong_data import sharded
+        from golong_data.pipeline import sharded
 
         return sharded.chunk(ex, cfg.shards.n, inp[0], out, **cfg.chunk)
     return str(run_chunk(inp[0], out, **cfg.chunk))
@@ -101,20 +101,20 @@ def _stage_chunk(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
 
 def _stage_dedup(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
     try:
-        from golong_data.dedup import run_dedup  # type: ignore[attr-defined]
+        from golong_data.dedup.stage import run_dedup  # type: ignore[attr-defined]
     except ImportError as e:
         raise _missing("dedup", e) from e
     ex = _executor(cfg)
     fn: Callable[..., Any] = run_dedup
     if ex:
-        from golong_data.dedup_shards import run_dedup_shards as fn  # its sharded twin takes the same options
+        from golong_data.dedup.shards import run_dedup_shards as fn  # its sharded twin takes the same options
     params = inspect.signature(fn).parameters
     _check_kwargs("dedup", fn, cfg.dedup, set(list(params)[:2]) | {"executor", "work_dir", "order_from"})
     opts = dict(cfg.dedup)
     if "against" in opts:  # benchmark files to decontaminate against, relative to the config
         opts["against"] = [cfg.resolve(p) for p in opts["against"]]
     if ex:
-        from golong_data import sharded
+        from golong_data.pipeline import sharded
 
         return sharded.dedup(ex, cfg.shards.n, inp[0], out, **opts)  # over the chunk stage's shards
     res = run_dedup(inp[0], out, **opts)
@@ -123,7 +123,7 @@ def _stage_dedup(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
 
 def _stage_synthesize(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
     try:
-        from golong_data.synthesize import SynthConfig, run_synthesize
+        from golong_data.synth.stage import SynthConfig, run_synthesize
     except ImportError as e:
         raise _missing("synthesize", e) from e
     opts = dict(cfg.synthesize)
@@ -134,7 +134,7 @@ def _stage_synthesize(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
         raise ConfigError(f"synthesize: unknown option(s) {', '.join(unknown)}",
                           f"synthesize accepts: {', '.join(sorted(names | {'taxonomy'}))}")
     if ex := _executor(cfg):
-        from golong_data import sharded
+        from golong_data.pipeline import sharded
 
         return sharded.synthesize(ex, cfg.shards.n, inp[0], out, SynthConfig(**opts, seed=cfg.seed), taxonomy)
     summary = run_synthesize(inp[0], out, SynthConfig(**opts, seed=cfg.seed), taxonomy_path=taxonomy)
@@ -146,13 +146,13 @@ def _stage_synthesize(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
 def _stage_verify(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
     from dataclasses import replace
 
-    from golong_data.verify import run_verify
+    from golong_data.verify.stage import run_verify
 
     v = cfg.verify
     v = replace(v, documents=str(cfg.resolve(v.documents)) if v.documents else None,
                 cache_path=str(cfg.resolve(v.cache_path)) if v.cache_path else None)
     if ex := _executor(cfg):
-        from golong_data import sharded
+        from golong_data.pipeline import sharded
 
         return sharded.verify(ex, cfg.shards.n, inp[0], out, v, seed=cfg.seed)
     summary = run_verify(inp[0], out, v, seed=cfg.seed)
@@ -163,7 +163,7 @@ def _stage_verify(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
 def _stage_export(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
     from dataclasses import replace
 
-    from golong_data.export import run_export
+    from golong_data.export.stage import run_export
 
     ex = cfg.export
     ex_resolved = replace(ex, imports=[str(cfg.resolve(p)) for p in ex.imports],

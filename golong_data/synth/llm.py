@@ -15,13 +15,13 @@ import random
 import re
 from typing import TYPE_CHECKING, Any
 
-from golong_data.stage import in_shard
-from golong_data.synth_select import Built, derive_seed, interleave_kinds, slot_key, where
+from golong_data.pipeline.stage import in_shard
+from golong_data.synth.select import Built, derive_seed, interleave_kinds, slot_key, where
 from golong_data.tasks import VERSION, Plan, get_builder
 
 if TYPE_CHECKING:
     from golong_data.records import Document
-    from golong_data.synthesize import Synthesizer
+    from golong_data.synth.stage import Synthesizer
 
 # The source shown to the model is at most cfg.llm_source_tokens: the default local SmolLM2 has a small
 # window, and a question about one section is what an LLM constructor is for (long-range structure is the
@@ -137,7 +137,7 @@ def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
                    shard: tuple[int, int] | None, quota: int) -> list[tuple[int, str, Built]]:
     """One LLM call per attempt (2 * quota of them; this shard's share), then the same checks and padding as
     programs. Each attempt is a slot of its own: which questions are near duplicates and which fill the quota
-    is decided over all attempts by golong_data.synth_select.select."""
+    is decided over all attempts by golong_data.synth.select.select."""
     from golong_data.llm import LLMConfig, LLMRequest, resolve_endpoint, run_batch
 
     cfg = syn.cfg

@@ -1,7 +1,7 @@
 """Run shard tasks: `local` (a process pool on this machine) or `ray` (a Ray cluster, or a local Ray instance).
 
     ex = get_executor("local", workers=2)            # or get_executor("ray", address="auto")
-    results = ex.run([Task("ingest 0/4", "golong_data.ingest:run_ingest", {...}), ...])
+    results = ex.run([Task("ingest 0/4", "golong_data.ingest.stage:run_ingest", {...}), ...])
 
 A Task names its function as "module:function" with plain keyword arguments, so any worker -- a forked
 process, a Ray worker on another node with golong-data installed -- imports and calls the same code. Every
@@ -211,7 +211,7 @@ def get_executor(kind: str, workers: int | None = None, address: str | None = No
         if address:
             raise ConfigError("--ray-address is for --executor ray")
         if workers is None:
-            from golong_data.ingest import default_workers  # CPU cores, at most 8
+            from golong_data.ingest.stage import default_workers  # CPU cores, at most 8
 
             workers = default_workers()
         return LocalExecutor(workers, retries, progress)

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from golong_data.stage import MANIFEST, REJECTED, read_manifest
+from golong_data.pipeline.stage import MANIFEST, REJECTED, read_manifest
 
 PROFILE_NOTE = {
     "rouge_l": "ROUGE-L F against the reference summary; the golongrl profile scores the whole completion "
@@ -253,7 +253,7 @@ def render_card(
 
 def shortcut_section(result: Any, tax: Any, profile: str) -> list[str]:
     """Per task type: chance level, each blind strategy's mean over the exported rows, the gold's score."""
-    from golong_data.checks import RANDOM_EQUIVALENT
+    from golong_data.verify.checks import RANDOM_EQUIVALENT
 
     measured = getattr(result, "measured", None) or [e for e in (*result.train, *result.val) if e.blind]
     out = ["", "## Shortcuts (blind strategies)", "",

@@ -7,9 +7,9 @@ the mean score of a random answer of the right form (a random letter, a random o
 random subset of the headings, ...): exact where the form has few values (letters), else a seeded Monte-Carlo
 mean. A *content* strategy (everything but the random-equivalent ones -- constant letters, question order and
 label order, which the constructors randomise) that scores >= chance + max_blind on a sample is a shortcut
-(golong_data.checks.check_shortcut).
+(golong_data.verify.checks.check_shortcut).
 
-Pure: (sample, metric key, profile, seed) in, numbers out; golong_data.verify ledgers, golong_data.card
+Pure: (sample, metric key, profile, seed) in, numbers out; golong_data.verify.stage ledgers, golong_data.export.card
 reports.
 """
 

@@ -38,9 +38,9 @@ def shard_signatures(shard_dir: str, out_dir: str, threshold: float = 0.8, num_p
     worker processes and Ray tasks."""
     import numpy as np
 
-    from golong_data.decontam import BenchmarkIndex
-    from golong_data.dedup import DocTexts, input_files
-    from golong_data.dedup_minhash import BatchMinHasher, exact_key, words
+    from golong_data.dedup.decontam import BenchmarkIndex
+    from golong_data.dedup.minhash import BatchMinHasher, exact_key, words
+    from golong_data.dedup.stage import DocTexts, input_files
     from golong_data.records import atomic_open, line_offsets
 
     docs_path, chunks_path = input_files(Path(shard_dir))
@@ -98,22 +98,22 @@ def shard_signatures(shard_dir: str, out_dir: str, threshold: float = 0.8, num_p
 def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float = 0.8, num_perm: int = 128,
                      ngram: int = 5, against: Sequence[Path] = (), contam_ngram: int = 13,
                      order_from: Path | None = None, executor: Any = None, work_dir: Path | None = None) -> str:
-    """Steps 1-3 (see the module docstring); `executor` (golong_data.executor) runs step 1, default in-process."""
+    """Steps 1-3 (see the module docstring); `executor` (golong_data.pipeline.executor) runs step 1, default in-process."""
     import numpy as np
 
     from golong_data.config import DedupConfig
-    from golong_data.dedup import RecordTable, ledger_chunk_drops, rejection_detail, with_contamination
-    from golong_data.dedup_minhash import ExactJaccard, cluster, doc_lsh_params, lsh_params, words
-    from golong_data.executor import Task, get_executor
-    from golong_data.shards import merge_sorted, shard_manifests, upstream_order
-    from golong_data.stage import StageRun
+    from golong_data.dedup.minhash import ExactJaccard, cluster, doc_lsh_params, lsh_params, words
+    from golong_data.dedup.stage import RecordTable, ledger_chunk_drops, rejection_detail, with_contamination
+    from golong_data.pipeline.executor import Task, get_executor
+    from golong_data.pipeline.merge import merge_sorted, shard_manifests, upstream_order
+    from golong_data.pipeline.stage import StageRun
 
     DedupConfig(threshold, num_perm, ngram, contam_ngram)  # range checks
     dirs = [Path(d) for d in shard_dirs]
     pos = upstream_order(shard_manifests(dirs, "chunk"), order_from)
     work = Path(work_dir) if work_dir else Path(out_dir).with_name(Path(out_dir).name + ".signatures")
     sig_dirs = [work / f"shard-{i}" for i in range(len(dirs))]
-    tasks = [Task(f"signatures {d}", "golong_data.dedup_shards:shard_signatures",
+    tasks = [Task(f"signatures {d}", "golong_data.dedup.shards:shard_signatures",
                   {"shard_dir": str(d), "out_dir": str(s), "threshold": threshold, "num_perm": num_perm,
                    "ngram": ngram, "against": [str(p) for p in against], "contam_ngram": contam_ngram})
              for d, s in zip(dirs, sig_dirs, strict=True)]
@@ -256,7 +256,7 @@ class _ShardTexts:
         self._open: dict[int, Any] = {}
 
     def get(self, k: int, doc_id: str) -> str:
-        from golong_data.dedup import DocTexts
+        from golong_data.dedup.stage import DocTexts
         from golong_data.records import line_offsets
 
         if k not in self._open:

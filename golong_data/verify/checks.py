@@ -26,7 +26,7 @@ DEFAULT_GRADED_THRESHOLD = 0.5
 # against itself stays below 1.0 once a short think block is in front of it (issue 8: >= 0.8).
 GOLD_THRESHOLDS = {"rouge_l": 0.8}
 # Blind strategies that are as good as a random draw: the constructors shuffle option letters and the order
-# items and labels are listed in (golong_data.shortcuts). Reported, never a reason to reject.
+# items and labels are listed in (golong_data.verify.shortcuts). Reported, never a reason to reject.
 RANDOM_EQUIVALENT = frozenset({"letter:A", "letter:B", "letter:C", "letter:D", "question_order", "label_order",
                                "label_pair"})
 

@@ -19,8 +19,8 @@ merge (heapq.merge, streaming: one record per shard in memory) by each record's 
 `merge llm-cache` folds the LLM caches of several nodes into one (merge_llm_caches).
 
 - synthesize: shards run disjoint *slots* (wanted samples) over the whole document library and write their
-  raw attempts; golong_data.synth_select merges them by slot and makes the cross-slot decisions (duplicate
-  questions, quota) that a whole run makes. Dedup goes through golong_data.dedup_shards.
+  raw attempts; golong_data.synth.select merges them by slot and makes the cross-slot decisions (duplicate
+  questions, quota) that a whole run makes. Dedup goes through golong_data.dedup.shards.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.errors import GolongError
+from golong_data.pipeline.stage import REJECTED, shard_manifests
 from golong_data.records import iter_jsonl
-from golong_data.stage import REJECTED, shard_manifests
 
 MERGEABLE = ("ingest", "chunk", "verify", "synthesize", "llm-cache")
 _SAME = "same text as "  # ingest's duplicate_document detail
@@ -109,9 +109,9 @@ def _file_index(index: dict[str, int], source: str) -> int:
 # ---------------------------------------------------------------- the merge stage
 def merge_ingest(shard_dirs: Sequence[Path], out: Path, corpus: Sequence[Path]) -> str:
     """Merge `ingest --shard i/N` outputs into out/documents.jsonl + rejected.jsonl (see the module docstring)."""
-    from golong_data.ingest import DOCUMENTS, find_files
+    from golong_data.ingest.stage import DOCUMENTS, find_files
+    from golong_data.pipeline.stage import StageRun
     from golong_data.records import Rejection
-    from golong_data.stage import StageRun
 
     if not corpus:
         raise GolongError("merging ingest shards needs the corpus paths", "pass --corpus PATH (as given to ingest)")
@@ -173,7 +173,7 @@ def merge_ingest(shard_dirs: Sequence[Path], out: Path, corpus: Sequence[Path]) 
 
 def merge_chunk(shard_dirs: Sequence[Path], out: Path, order_from: Path | None = None) -> str:
     """Merge `chunk --shard i/N` outputs into out/chunks.jsonl + documents.jsonl + rejected.jsonl."""
-    from golong_data.stage import StageRun
+    from golong_data.pipeline.stage import StageRun
 
     mans = shard_manifests(shard_dirs, "chunk")
     pos = upstream_order(mans, order_from)
@@ -261,7 +261,7 @@ def merge_shards(stage: str, shard_dirs: Sequence[Path], out: Path, corpus: Sequ
     if stage == "llm-cache":
         return merge_llm_caches(shard_dirs, out)
     if stage == "synthesize":
-        from golong_data.synth_select import merge_synthesize
+        from golong_data.synth.select import merge_synthesize
 
         return merge_synthesize(shard_dirs, out)
     hints = {"dedup": "dedup chunk shards with `golong-data dedup-shards`"}
@@ -353,7 +353,7 @@ def _rejection_key(first: dict[str, int], later: dict[str, list[int]]) -> Callab
 
 def merge_verify(shard_dirs: Sequence[Path], out: Path, order_from: Path | None = None) -> str:
     """Merge `verify --shard i/N` outputs into out/verified.jsonl + rejected.jsonl: the single run's bytes."""
-    from golong_data.stage import StageRun
+    from golong_data.pipeline.stage import StageRun
 
     mans = shard_manifests(shard_dirs, "verify")
     first, later = sample_order(mans, order_from)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from golong_data.dedup_minhash import words
+from golong_data.dedup.minhash import words
 from golong_data.errors import GolongError
 
 DEFAULT_CONTAM_NGRAM = 13

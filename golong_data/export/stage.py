@@ -350,10 +350,10 @@ def question_key(q: str) -> str:
 
 
 def duplicate_questions(questions: list[str]) -> list[int]:
-    """Indices of questions that repeat an earlier one: golong_data.dedup's near-duplicate matcher when
+    """Indices of questions that repeat an earlier one: golong_data.dedup.stage's near-duplicate matcher when
     installed, else exact matches after question_key. Empty questions never match."""
     try:
-        from golong_data.dedup import near_duplicate_questions
+        from golong_data.dedup.stage import near_duplicate_questions
     except ImportError:
         seen: set[str] = set()
         out = []
@@ -454,7 +454,7 @@ def run_export(
     config_text: str = "",
 ) -> ExportResult:
     """Choose the mix from `in_dir` (+ imports) and write train/val parquet + JSONL + the card into out_dir."""
-    from golong_data.stage import StageRun
+    from golong_data.pipeline.stage import StageRun
     from golong_data.taxonomy import load_taxonomy
 
     cfg = cfg or ExportConfig()
@@ -553,8 +553,8 @@ def run_export(
         train, val, short = choose_mix(entries, {t: s.share for t, s in tax.tasks.items()}, cfg.size, cfg.val_per_type,
                                        seed)
         # ---- pass 2: stream the chosen rows
-        from golong_data.shortcuts import measure
         from golong_data.taxonomy import metric_key
+        from golong_data.verify.shortcuts import measure
 
         def blind(s: Sample) -> dict[str, Any] | None:
             if s.task_type not in tax.tasks:
@@ -575,7 +575,7 @@ def run_export(
         result = ExportResult(out_dir, train, val, len(entries), short, dict(import_counts), run.n_rejected,
                               [e for e in entries if e.blind])
         result.import_counts["synthetic_pool"] = n_synth
-        from golong_data.card import write_card
+        from golong_data.export.card import write_card
 
         for name in write_card(out_dir, result, tax, in_dir, settings, command, config_text, cfg.plots,
                                own_rejections=dict(run.reasons)):

@@ -7,7 +7,7 @@
     sharded.synthesize(ex, 8, Path("work/dedup"), Path("work/synthesize"), SynthConfig(...))
     sharded.verify(ex, 8, Path("work/synthesize"), Path("work/verify"), VerifyConfig(...))
 
-Each function runs `--shard i/N` of its stage as N tasks (golong_data.executor: a process pool or Ray, with
+Each function runs `--shard i/N` of its stage as N tasks (golong_data.pipeline.executor: a process pool or Ray, with
 retries), writing OUT.shards/i, then the stage's merge writes OUT. Export is a global mix over all samples
 (quotas per type, one question filter) and takes ~1 minute for 23K samples: it runs once, after the merge.
 `golong-data run` uses these when its config has a `shards:` section; `golong-data shards` runs the
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.errors import ConfigError
-from golong_data.executor import LocalExecutor, RayExecutor, Task
+from golong_data.pipeline.executor import LocalExecutor, RayExecutor, Task
 
 Executor = LocalExecutor | RayExecutor
 
@@ -44,17 +44,17 @@ def _run(executor: Executor, stage: str, fn: str, n: int, out: Path,
 
 
 def ingest(executor: Executor, n: int, paths: Sequence[Path], out: Path, **opts: Any) -> str:
-    from golong_data.shards import merge_ingest
+    from golong_data.pipeline.merge import merge_ingest
 
     paths = [Path(p) for p in paths]
     opts = {**opts, "workers": 1}  # one reader per task: the executor's workers are the parallelism
-    dirs = _run(executor, "ingest", "golong_data.ingest:run_ingest", n, out,
+    dirs = _run(executor, "ingest", "golong_data.ingest.stage:run_ingest", n, out,
                 lambda d, s: {"paths": paths, "out": d, "shard": s, **opts})
     return merge_ingest(dirs, out, paths)
 
 
 def chunk(executor: Executor, n: int, in_dir: Path, out: Path, **opts: Any) -> str:
-    from golong_data.shards import merge_chunk
+    from golong_data.pipeline.merge import merge_chunk
 
     dirs = _run(executor, "chunk", "golong_data.chunk:run_chunk", n, out,
                 lambda d, s: {"in_dir": Path(in_dir), "out_dir": d, "shard": s, **opts})
@@ -63,7 +63,7 @@ def chunk(executor: Executor, n: int, in_dir: Path, out: Path, **opts: Any) -> s
 
 def dedup(executor: Executor, n: int, chunk_out: Path, out: Path, **opts: Any) -> str:
     """Near-duplicate removal over the chunk shards of `chunk(...)` (their signatures are the N tasks)."""
-    from golong_data.dedup_shards import run_dedup_shards
+    from golong_data.dedup.shards import run_dedup_shards
 
     return run_dedup_shards(shard_dirs(chunk_out, n), out, **opts, executor=executor,
                             work_dir=Path(out).parent / f"{Path(out).name}.shards")
@@ -72,18 +72,18 @@ def dedup(executor: Executor, n: int, chunk_out: Path, out: Path, **opts: Any) -
 def synthesize(executor: Executor, n: int, in_dir: Path, out: Path, cfg: Any, taxonomy: Path | None = None) -> str:
     from dataclasses import replace
 
-    from golong_data.synth_select import merge_synthesize
+    from golong_data.synth.select import merge_synthesize
 
-    dirs = _run(executor, "synthesize", "golong_data.synthesize:run_synthesize", n, out,
+    dirs = _run(executor, "synthesize", "golong_data.synth.stage:run_synthesize", n, out,
                 lambda d, s: {"in_dir": Path(in_dir), "out_dir": d, "cfg": replace(cfg, shard=s),
                               "taxonomy_path": taxonomy})
     return merge_synthesize(dirs, out)
 
 
 def verify(executor: Executor, n: int, in_dir: Path, out: Path, cfg: Any, seed: int = 0) -> str:
-    from golong_data.shards import merge_verify
+    from golong_data.pipeline.merge import merge_verify
 
-    dirs = _run(executor, "verify", "golong_data.verify:run_verify", n, out,
+    dirs = _run(executor, "verify", "golong_data.verify.stage:run_verify", n, out,
                 lambda d, s: {"in_dir": Path(in_dir), "out_dir": d, "cfg": cfg, "seed": seed, "shard": s})
     return merge_verify(dirs, out)
 

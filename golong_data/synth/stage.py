@@ -5,9 +5,9 @@
 For each task type and length bucket it makes up to `per_type` samples. Each attempt picks a document (a
 seeded shuffle of the input, so reruns are identical), asks the type's program constructor for a Plan (the
 question and its gold answer, computed from the text), pads the evidence with distractors to the bucket
-(golong_data.context), checks the answer is still unambiguous in the final context, and writes a Sample.
+(golong_data.synth.context), checks the answer is still unambiguous in the final context, and writes a Sample.
 An attempt that fails becomes a Rejection with the reason; nothing is dropped silently.
-With `llm=True` the LLM constructors (golong_data.tasks.llm) run instead, through the one LLM layer.
+With `llm=True` the LLM constructors (golong_data.synth.llm) run instead, through the one LLM layer.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.config import SynthConfig
-from golong_data.context import OPAQUE_ID, PIECE_SEP, Context, Library, assemble, evidence_stats
 from golong_data.errors import ConfigError, GolongError
+from golong_data.pipeline.stage import StageRun, in_shard, parse_shard
 from golong_data.progress import progress
 from golong_data.records import Chunk, Document, Sample, content_id, read_records, stage_file
 from golong_data.resources import data_dir
-from golong_data.stage import StageRun, in_shard, parse_shard
-from golong_data.synth_select import (
+from golong_data.synth.context import OPAQUE_ID, PIECE_SEP, Context, Library, assemble, evidence_stats
+from golong_data.synth.select import (
     DOC_LEVEL_REASONS,
     DROP,
     KEEP,
@@ -254,7 +254,7 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
             for bucket, quota in task_plan:
                 rej = rejected.setdefault((task, bucket), Counter())
                 if cfg.llm:
-                    from golong_data.tasks.llm import run_llm_bucket
+                    from golong_data.synth.llm import run_llm_bucket
 
                     results = run_llm_bucket(syn, task, bucket, btoks[bucket], docs, shard, quota)
                 else:
