@@ -45,7 +45,7 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
     """n samples of 64K tokens, task types in taxonomy shares, written as samples.jsonl."""
     import orjson
 
-    from golong_data.export.stage import largest_remainder
+    from golong_data.export.mix import largest_remainder
     from golong_data.records import Sample, to_dict
     from golong_data.taxonomy import load_taxonomy
 
@@ -92,7 +92,7 @@ def worker_naive(src: Path, out: Path, size: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from golong_data.export.stage import parquet_schema, sample_to_row
+    from golong_data.export.rows import parquet_schema, sample_to_row
     from golong_data.records import Sample, from_dict
 
     rows = []

@@ -60,7 +60,7 @@ def main() -> None:
     args = ap.parse_args()
     from golong_data.chunk import run_chunk
     from golong_data.dedup.shards import run_dedup_shards
-    from golong_data.pipeline.merge import merge_ingest
+    from golong_data.ingest.merge import merge_ingest
     from golong_data.records import iter_jsonl, write_jsonl
 
     n = args.shards

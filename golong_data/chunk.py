@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from golong_data.errors import ConfigError, GolongError
+from golong_data.pipeline.shard import merge_sorted, position, shard_manifests, upstream_order
+from golong_data.pipeline.stage import REJECTED
 from golong_data.progress import progress
 from golong_data.records import Chunk, Document, content_id, from_dict, iter_jsonl
 from golong_data.tokens import Tokenizer, get_tokenizer
@@ -241,7 +243,8 @@ def run_chunk(
     in_dir: Path, out_dir: Path, max_tokens: int, tokenizer: str | None = None, shard: str | None = None
 ) -> str:
     """The chunk stage: DIR/documents.jsonl -> OUT/chunks.jsonl + OUT/documents.jsonl; returns the summary."""
-    from golong_data.pipeline.stage import StageRun, in_shard, parse_shard
+    from golong_data.pipeline.shard import in_shard, parse_shard
+    from golong_data.pipeline.stage import StageRun
 
     if max_tokens < MIN_MAX_TOKENS:
         raise ConfigError(f"--max-tokens must be at least {MIN_MAX_TOKENS}, got {max_tokens}")
@@ -266,3 +269,27 @@ def run_chunk(
         run.counts["chunk_tokens"] = n_tok
     return run.summary(what=f"{docs_w.count} documents -> {chunks_w.count} chunks ({n_tok:,} tokens)")
 
+
+def merge_chunk(shard_dirs: Sequence[Path], out: Path, order_from: Path | None = None) -> str:
+    """Merge `chunk --shard i/N` outputs into out/chunks.jsonl + documents.jsonl + rejected.jsonl."""
+    from golong_data.pipeline.stage import StageRun
+
+    mans = shard_manifests(shard_dirs, "chunk")
+    pos = upstream_order(mans, order_from)
+    dirs = [Path(d) for d in shard_dirs]
+    config = {**(mans[0].get("config") or {}), "shard": None, "merged_shards": len(dirs)}
+    names = ("chunks.jsonl", "documents.jsonl", REJECTED)
+    inputs = [d / n for d in dirs for n in names]
+    keys: dict[str, Callable[[dict[str, Any]], int]] = {
+        "chunks.jsonl": lambda c: position(pos, c["doc_id"], "document"),
+        "documents.jsonl": lambda d: position(pos, d["id"], "document"),
+    }
+    with StageRun("chunk", out, inputs=inputs, config=config) as run:
+        ws = {n: run.writer(n) for n in keys}
+        for name, key in keys.items():
+            for obj in merge_sorted([d / name for d in dirs], key):
+                ws[name].write(obj)
+        for r in merge_sorted([d / REJECTED for d in dirs], lambda r: position(pos, r["source"], "rejected")):
+            run.reject(r["source"], r["reason"], r.get("detail", ""))
+        line = run.summary(f"merged {len(dirs)} shards, kept")
+    return line

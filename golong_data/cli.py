@@ -133,7 +133,8 @@ def dedup(
     question_threshold: float = opt(DedupConfig, "question_threshold"),
 ) -> None:
     """Drop exact and near-duplicate documents and chunks, and chunks quoting a benchmark."""
-    from golong_data.dedup.stage import run_dedup, run_question_dedup
+    from golong_data.dedup.questions import run_question_dedup
+    from golong_data.dedup.stage import run_dedup
 
     if questions:
         echo(run_question_dedup(in_dir, out, question_threshold))

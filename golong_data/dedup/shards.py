@@ -98,14 +98,15 @@ def shard_signatures(shard_dir: str, out_dir: str, threshold: float = 0.8, num_p
 def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float = 0.8, num_perm: int = 128,
                      ngram: int = 5, against: Sequence[Path] = (), contam_ngram: int = 13,
                      order_from: Path | None = None, executor: Any = None, work_dir: Path | None = None) -> str:
-    """Steps 1-3 (see the module docstring); `executor` (golong_data.pipeline.executor) runs step 1, default in-process."""
+    """Steps 1-3 (see the module docstring); `executor` (pipeline.executor) runs step 1, default in-process."""
     import numpy as np
 
     from golong_data.config import DedupConfig
     from golong_data.dedup.minhash import ExactJaccard, cluster, doc_lsh_params, lsh_params, words
     from golong_data.dedup.stage import RecordTable, ledger_chunk_drops, rejection_detail, with_contamination
     from golong_data.pipeline.executor import Task, get_executor
-    from golong_data.pipeline.merge import merge_sorted, shard_manifests, upstream_order
+    from golong_data.pipeline.shard import shard_manifests
+    from golong_data.pipeline.shard import merge_sorted, upstream_order
     from golong_data.pipeline.stage import StageRun
 
     DedupConfig(threshold, num_perm, ngram, contam_ngram)  # range checks

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from golong_data.pipeline.stage import MANIFEST, REJECTED, read_manifest
+from golong_data.pipeline.stage import REJECTED, read_manifest, upstream_stage_dirs
 
 PROFILE_NOTE = {
     "rouge_l": "ROUGE-L F against the reference summary; the golongrl profile scores the whole completion "
@@ -33,22 +33,6 @@ QUIRK_NOTE = {
     "rows list more sections than the gold holds, which lowers the chance level shown here.",
 }
 MAX_OVER_CHANCE = 0.05  # the card flags a type whose best content strategy beats chance by more than this
-
-
-def upstream_stage_dirs(start: Path, limit: int = 32) -> list[Path]:
-    """Stage directories reachable from `start` through the manifests' input paths, nearest first."""
-    out: list[Path] = []
-    todo = [Path(start)]
-    while todo and len(out) < limit:
-        d = todo.pop(0).resolve()
-        if d in out or read_manifest(d) is None:
-            continue
-        out.append(d)
-        for inp in read_manifest(d).get("inputs", []):  # type: ignore[union-attr]
-            parent = Path(inp.get("path", "")).parent
-            if (parent / MANIFEST).exists():
-                todo.append(parent)
-    return out
 
 
 def source_files(stage_dirs: list[Path]) -> list[dict[str, str]]:

@@ -17,10 +17,6 @@ runs short is never padded with other types -- the card and stderr say by how mu
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import re
 import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -31,104 +27,19 @@ import orjson
 
 from golong_data import crashpoints
 from golong_data.config import ExportConfig
+from golong_data.dedup.questions import duplicate_questions
 from golong_data.errors import GolongError
+from golong_data.export.mix import Entry, Shortfall, choose_mix, difficulty_band
+from golong_data.export.rows import (
+    IMPORT_BUCKET,
+    normalize_import_row,
+    parquet_schema,
+    sample_to_row,
+)
 from golong_data.progress import progress
 from golong_data.records import Sample, atomic_open, from_dict, jsonl_lines
 
 BATCH_ROWS = 64  # rows per parquet row group: 64 x 64K tokens ~ 16 MB of text held at once
-BANDS = ("hard", "medium", "easy", "unrated")
-IMPORT_BUCKET = "imported"
-
-
-def difficulty_band(pass_rate: float | None) -> str:
-    """Pass rate (mean reward of k rollouts) -> band. With k = 8: 1-2 hard, 3-5 medium, 6-8 easy."""
-    if pass_rate is None:
-        return "unrated"
-    if pass_rate <= 0.25:
-        return "hard"
-    return "medium" if pass_rate < 0.75 else "easy"
-
-
-def parquet_schema() -> Any:
-    """The verl / GoLongRL row schema, fixed so reruns write the same bytes."""
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("data_source", pa.string()),
-            ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-            ("ability", pa.string()),
-            (
-                "reward_model",
-                pa.struct(
-                    [
-                        ("style", pa.string()),
-                        (
-                            "ground_truth",
-                            pa.struct(
-                                [
-                                    ("doc_ids", pa.list_(pa.string())),
-                                    ("golden_label", pa.string()),
-                                    ("summary", pa.string()),
-                                ]
-                            ),
-                        ),
-                    ]
-                ),
-            ),
-            (
-                "extra_info",
-                pa.struct(
-                    [
-                        ("reward_mode", pa.string()),
-                        ("question", pa.string()),
-                        ("index", pa.int64()),
-                        ("task_type", pa.string()),
-                        ("sample_id", pa.string()),
-                        ("bucket", pa.string()),
-                        ("n_tokens", pa.int64()),
-                        ("pass_rate", pa.float64()),
-                        ("origin", pa.string()),
-                    ]
-                ),
-            ),
-        ]
-    )
-
-
-@dataclass
-class Entry:
-    """What pass 1 keeps of a sample: enough to choose the mix and find the line again."""
-
-    id: str
-    task_type: str
-    bucket: str
-    band: str
-    n_tokens: int
-    file: int  # index into the list of pooled files
-    offset: int
-    length: int
-    origin: str  # "synthetic" or "import:<file name>"
-    generator: str  # "kind/name@version model=... prompt=sha" (provenance)
-    key: str = ""  # seeded sort key: the deterministic shuffle
-    verifier: str = ""  # "gold, band(model=...)": which checks passed it, with which model (provenance)
-    # The shortcut check's numbers ({profile, chance, scores, gold}) under the export profile: from the
-    # verification block when verify used that profile, else measured while the row is written (pass 2).
-    blind: dict[str, Any] | None = None
-
-
-@dataclass
-class Shortfall:
-    pool: str  # "task/bucket/band", "task" or "task (val)"
-    quota: int
-    available: int
-    note: str
-
-    def line(self) -> str:
-        return (
-            f"{self.pool}: quota {self.quota}, pool has {self.available} -> short by "
-            f"{self.quota - self.available} ({self.note})"
-        )
 
 
 @dataclass
@@ -159,212 +70,7 @@ class ExportResult:
 # ------------------------------------------------------------------------------------------ mixing (pure)
 
 
-def seeded_key(seed: int, sample_id: str) -> str:
-    """A per-sample sort key: the same seed and id give the same order on any machine."""
-    return hashlib.sha256(f"{seed}\x00{sample_id}".encode()).hexdigest()
-
-
-def largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
-    """Integer quotas proportional to weights, summing exactly to `total` (Hamilton's method)."""
-    wsum = math.fsum(weights.values())
-    if total <= 0 or wsum <= 0:
-        return {k: 0 for k in weights}
-    raw = {k: total * w / wsum for k, w in weights.items()}
-    out = {k: int(math.floor(v)) for k, v in raw.items()}
-    left = total - sum(out.values())
-    # Ties broken by name so the split never depends on dict order.
-    for k in sorted(raw, key=lambda k: (-(raw[k] - out[k]), k))[:left]:
-        out[k] += 1
-    return out
-
-
-def water_fill(capacity: dict[str, int], total: int) -> dict[str, int]:
-    """Split `total` as equally as possible over cells, none above its capacity.
-
-    Cells that run out leave their remainder to the others (the QwenLong-L1.5 'equal draws per band',
-    made to add up when some band is small). Deterministic: remainders go to cells in name order.
-    """
-    alloc = {k: 0 for k in capacity}
-    remaining = min(total, sum(capacity.values()))
-    open_cells = sorted(k for k, c in capacity.items() if c > 0)
-    while remaining > 0 and open_cells:
-        per, extra = divmod(remaining, len(open_cells))
-        for i, k in enumerate(open_cells):
-            give = min(per + (1 if i < extra else 0), capacity[k] - alloc[k])
-            alloc[k] += give
-            remaining -= give
-        open_cells = [k for k in open_cells if alloc[k] < capacity[k]]
-    return alloc
-
-
-def choose_mix(
-    entries: list[Entry], shares: dict[str, float], size: int, val_per_type: int, seed: int
-) -> tuple[list[Entry], list[Entry], list[Shortfall]]:
-    """Pick (train, val) from the pool by type share, then equal per bucket, then equal per band."""
-    for e in entries:
-        e.key = seeded_key(seed, e.id)
-    by_type: dict[str, list[Entry]] = {}
-    for e in entries:
-        by_type.setdefault(e.task_type, []).append(e)
-    for lst in by_type.values():
-        lst.sort(key=lambda e: e.key)
-    quotas = largest_remainder(size, shares)
-    train: list[Entry] = []
-    val: list[Entry] = []
-    short: list[Shortfall] = []
-    for task in shares:
-        pool = by_type.get(task, [])
-        # Validation first, at most a fifth of the type's pool so a small pool still trains.
-        n_val = min(val_per_type, len(pool) // 5)
-        if n_val < val_per_type:
-            short.append(Shortfall(f"{task} (val)", val_per_type, n_val, "validation capped at a fifth of the pool"))
-        val.extend(pool[:n_val])
-        rest = pool[n_val:]
-        q = quotas.get(task, 0)
-        if len(rest) < q:
-            short.append(Shortfall(task, q, len(rest), "not padded with other task types"))
-        cells: dict[str, dict[str, list[Entry]]] = {}
-        for e in rest:
-            cells.setdefault(e.bucket, {}).setdefault(e.band, []).append(e)
-        bucket_alloc = water_fill({b: sum(len(v) for v in bands.values()) for b, bands in cells.items()}, q)
-        # When the type itself runs short every cell is used up; only a met quota can be unevenly spread.
-        even_bucket = q // max(1, len(cells)) if len(rest) >= q else 0
-        for b in sorted(cells):
-            bands = cells[b]
-            if bucket_alloc[b] < even_bucket:
-                short.append(
-                    Shortfall(f"{task}/{b}", even_bucket, bucket_alloc[b], "filled from the type's other buckets")
-                )
-            band_alloc = water_fill({k: len(v) for k, v in bands.items()}, bucket_alloc[b])
-            rated = [k for k in bands if k != "unrated"]
-            even_band = bucket_alloc[b] // max(1, len(bands)) if len(rest) >= q else 0
-            for k in sorted(bands):
-                if rated and band_alloc[k] < even_band:
-                    short.append(
-                        Shortfall(f"{task}/{b}/{k}", even_band, band_alloc[k], "filled from the bucket's other bands")
-                    )
-                train.extend(bands[k][: band_alloc[k]])
-    unknown = sorted(set(by_type) - set(shares))
-    for t in unknown:  # a type the taxonomy gives no share: reported, never mixed in silently
-        short.append(Shortfall(t, 0, len(by_type[t]), "task type not in the taxonomy; left out"))
-    train.sort(key=lambda e: e.key)
-    val.sort(key=lambda e: (e.task_type, e.key))
-    return train, val, short
-
-
 # ------------------------------------------------------------------------------------------ rows (pure)
-
-
-def sample_to_row(s: Sample, index: int, band_rate: float | None, origin: str = "synthetic") -> dict[str, Any]:
-    """A Sample as a verl row: the keys the official GoLongRL reward router and `golong-data train` read."""
-    gt = s.ground_truth or {}
-    return {
-        "data_source": s.route["data_source"],
-        "prompt": [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))} for m in s.prompt],
-        "ability": "/".join(s.capability) or s.task_type,
-        "reward_model": {
-            "style": "rule",
-            "ground_truth": {
-                "doc_ids": [str(d) for d in gt.get("doc_ids", []) or []],
-                "golden_label": str(gt.get("golden_label", "")),
-                "summary": str(gt.get("summary", "") or ""),
-            },
-        },
-        "extra_info": {
-            "reward_mode": s.route["reward_mode"],
-            "question": str((s.meta or {}).get("question", "")),
-            "index": index,
-            "task_type": s.task_type,
-            "sample_id": s.id,
-            "bucket": s.bucket,
-            "n_tokens": int(s.n_tokens),
-            "pass_rate": band_rate,
-            "origin": origin,
-        },
-    }
-
-
-def normalize_import_row(row: dict[str, Any], task_type: str, index: int, origin: str) -> dict[str, Any]:
-    """An official-schema row re-keyed onto our fixed schema (extra keys dropped, missing ones empty)."""
-    gt = (row.get("reward_model") or {}).get("ground_truth") or {}
-    if isinstance(gt, str):  # some releases store ground_truth as a JSON string
-        try:
-            gt = json.loads(gt)
-        except json.JSONDecodeError:
-            gt = {"golden_label": gt}
-    if not isinstance(gt, dict):
-        gt = {"golden_label": str(gt)}
-    label = gt.get("golden_label", "")
-    if isinstance(label, list):
-        label = json.dumps(label, ensure_ascii=False)
-    ei = row.get("extra_info") or {}
-    prompt = row.get("prompt")
-    if isinstance(prompt, str):
-        prompt = [{"role": "user", "content": prompt}]
-    return {
-        "data_source": str(row.get("data_source", "")),
-        "prompt": [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))} for m in prompt or []],
-        "ability": str(row.get("ability") or task_type),
-        "reward_model": {
-            "style": "rule",
-            "ground_truth": {
-                "doc_ids": [str(d) for d in gt.get("doc_ids", []) or []],
-                "golden_label": str(label),
-                "summary": str(gt.get("summary", "") or ""),
-            },
-        },
-        "extra_info": {
-            "reward_mode": str(ei.get("reward_mode", "")),
-            "question": str(ei.get("question", "") or ""),
-            "index": index,
-            "task_type": task_type,
-            "sample_id": import_id(row),
-            "bucket": IMPORT_BUCKET,
-            "n_tokens": int(ei.get("n_tokens") or approx_tokens(row)),
-            "pass_rate": None,
-            "origin": origin,
-        },
-    }
-
-
-def approx_tokens(row: dict[str, Any]) -> int:
-    """Imported rows carry no token count; ~4 characters per token is enough for the card's histogram."""
-    prompt = row.get("prompt") or []
-    text = prompt if isinstance(prompt, str) else "".join(str(m.get("content", "")) for m in prompt)
-    return len(text) // 4
-
-
-def import_id(row: dict[str, Any]) -> str:
-    ei = row.get("extra_info") or {}
-    if ei.get("sample_id"):
-        return str(ei["sample_id"])
-    return "imp-" + hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-_WS = re.compile(r"\W+")
-
-
-def question_key(q: str) -> str:
-    """Exact-duplicate key of a question: case, punctuation and spacing ignored."""
-    return _WS.sub(" ", q.lower()).strip()
-
-
-def duplicate_questions(questions: list[str]) -> list[int]:
-    """Indices of questions that repeat an earlier one: golong_data.dedup.stage's near-duplicate matcher when
-    installed, else exact matches after question_key. Empty questions never match."""
-    try:
-        from golong_data.dedup.stage import near_duplicate_questions
-    except ImportError:
-        seen: set[str] = set()
-        out = []
-        for i, q in enumerate(questions):
-            k = question_key(q)
-            if k and k in seen:
-                out.append(i)
-            seen.add(k)
-        return out
-    idx = [i for i, q in enumerate(questions) if q.strip()]  # equal empty strings are not duplicates
-    return [idx[j] for j in near_duplicate_questions([questions[i] for i in idx])]
 
 
 # ------------------------------------------------------------------------------------------ I/O

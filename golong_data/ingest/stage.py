@@ -178,7 +178,8 @@ def run_ingest(paths: list[Path], out: Path, shard: str | None = None, workers: 
 
     Output is the same whatever `workers` is (results are written in input order).
     """
-    from golong_data.pipeline.stage import StageRun, in_shard, parse_shard
+    from golong_data.pipeline.shard import in_shard, parse_shard
+    from golong_data.pipeline.stage import StageRun
 
     shard_spec = parse_shard(shard)
     found = [(f, k) for f, k in find_files(paths) if in_shard(k, shard_spec)]

@@ -16,12 +16,13 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from golong_data import crashpoints, paths
+from golong_data.errors import GolongError
 
 CACHE_FILE = "llm_cache.sqlite"
 
@@ -272,3 +273,58 @@ class LLMCache:
         )
         names = (*group_by, "calls", "prompt_tokens", "completion_tokens", "cost")
         return [dict(zip(names, row, strict=True)) for row in self.db.execute(sql)]
+
+
+def _cache_file(p: Path) -> Path:
+    from golong_data.llm.cache import CACHE_FILE
+
+    return p / CACHE_FILE if p.is_dir() or not p.suffix else p
+
+
+def merge_llm_caches(sources: Sequence[Path], dest: Path) -> str:
+    """Copy the rows of several LLM caches (one per node: SQLite's WAL cannot be shared over NFS) into `dest`.
+
+    Rows already in `dest` (same key/run/time) are skipped, so merging again adds nothing; new rows go in by
+    creation time across all sources, so "the newest row for a key wins" (--refresh) still holds after the
+    merge. Returns the one-line summary."""
+    import sqlite3
+
+    from golong_data.llm.cache import LLMCache
+
+    dest_file = _cache_file(Path(dest))
+    files = [_cache_file(Path(s)) for s in sources]
+    for f in files:
+        if not f.is_file():
+            raise GolongError(f"{f} not found", "pass LLM cache files (llm_cache.sqlite) or the dirs holding them")
+    added = {"responses": 0, "outcomes": 0}
+    with LLMCache(dest_file) as cache:  # creates dest and runs the schema migrations
+        db = cache.db
+        for table, cols, same in (("responses", _RESPONSE_COLS, ("key", "run_id", "created_at")),
+                                  ("outcomes", _OUTCOME_COLS, ("run_id", "item_key", "request_key", "created_at"))):
+            c = ", ".join(cols)
+            db.execute(f"CREATE TEMP TABLE staged AS SELECT {c} FROM main.{table} WHERE 0")
+            for f in files:
+                db.execute("ATTACH DATABASE ? AS src", (str(f),))
+                try:
+                    db.execute(f"INSERT INTO staged SELECT {c} FROM src.{table} ORDER BY id")
+                except sqlite3.OperationalError as e:
+                    raise GolongError(f"{f}: not an LLM cache ({e})") from None
+                finally:
+                    db.execute("DETACH DATABASE src")
+            match = " AND ".join(f"m.{k} IS s.{k}" for k in same)
+            with db:
+                cur = db.execute(f"INSERT INTO main.{table} ({c}) SELECT DISTINCT {c} FROM staged s WHERE NOT EXISTS "
+                                 f"(SELECT 1 FROM main.{table} m WHERE {match}) ORDER BY s.created_at")
+            added[table] = cur.rowcount
+            db.execute("DROP TABLE temp.staged")
+    return (f"merge: {added['responses']} responses and {added['outcomes']} outcomes from {len(files)} caches "
+            f"into {dest_file}")
+
+
+# ---------------------------------------------------------------- LLM caches of several nodes
+_RESPONSE_COLS = ("key", "model", "request", "text", "finish_reason", "prompt_tokens", "completion_tokens", "cost",
+                  "run_id", "stage", "task_type", "duration_ms", "created_at")
+
+
+_OUTCOME_COLS = ("run_id", "stage", "task_type", "model", "item_key", "request_key", "ok", "reason", "detail",
+                 "cached", "prompt_tokens", "completion_tokens", "created_at")

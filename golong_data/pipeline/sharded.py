@@ -23,14 +23,9 @@ from typing import Any
 
 from golong_data.errors import ConfigError
 from golong_data.pipeline.executor import LocalExecutor, RayExecutor, Task
+from golong_data.pipeline.shard import shard_dirs
 
 Executor = LocalExecutor | RayExecutor
-
-
-def shard_dirs(out: Path, n: int) -> list[Path]:
-    """Where shard i of the stage writing OUT writes: OUT.shards/i (beside OUT, so OUT holds only the merge)."""
-    out = Path(out)
-    return [out.parent / f"{out.name}.shards" / str(i) for i in range(n)]
 
 
 def _run(executor: Executor, stage: str, fn: str, n: int, out: Path,
@@ -44,7 +39,7 @@ def _run(executor: Executor, stage: str, fn: str, n: int, out: Path,
 
 
 def ingest(executor: Executor, n: int, paths: Sequence[Path], out: Path, **opts: Any) -> str:
-    from golong_data.pipeline.merge import merge_ingest
+    from golong_data.ingest.merge import merge_ingest
 
     paths = [Path(p) for p in paths]
     opts = {**opts, "workers": 1}  # one reader per task: the executor's workers are the parallelism
@@ -54,7 +49,7 @@ def ingest(executor: Executor, n: int, paths: Sequence[Path], out: Path, **opts:
 
 
 def chunk(executor: Executor, n: int, in_dir: Path, out: Path, **opts: Any) -> str:
-    from golong_data.pipeline.merge import merge_chunk
+    from golong_data.chunk import merge_chunk
 
     dirs = _run(executor, "chunk", "golong_data.chunk:run_chunk", n, out,
                 lambda d, s: {"in_dir": Path(in_dir), "out_dir": d, "shard": s, **opts})
@@ -72,7 +67,7 @@ def dedup(executor: Executor, n: int, chunk_out: Path, out: Path, **opts: Any) -
 def synthesize(executor: Executor, n: int, in_dir: Path, out: Path, cfg: Any, taxonomy: Path | None = None) -> str:
     from dataclasses import replace
 
-    from golong_data.synth.select import merge_synthesize
+    from golong_data.synth.merge import merge_synthesize
 
     dirs = _run(executor, "synthesize", "golong_data.synth.stage:run_synthesize", n, out,
                 lambda d, s: {"in_dir": Path(in_dir), "out_dir": d, "cfg": replace(cfg, shard=s),
@@ -81,7 +76,7 @@ def synthesize(executor: Executor, n: int, in_dir: Path, out: Path, cfg: Any, ta
 
 
 def verify(executor: Executor, n: int, in_dir: Path, out: Path, cfg: Any, seed: int = 0) -> str:
-    from golong_data.pipeline.merge import merge_verify
+    from golong_data.verify.merge import merge_verify
 
     dirs = _run(executor, "verify", "golong_data.verify.stage:run_verify", n, out,
                 lambda d, s: {"in_dir": Path(in_dir), "out_dir": d, "cfg": cfg, "seed": seed, "shard": s})

@@ -16,13 +16,11 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from golong_data import __version__, crashpoints
-from golong_data.errors import GolongError
 from golong_data.records import Rejection, dumps, sha256_file
 
 MANIFEST = "manifest.json"
@@ -184,51 +182,17 @@ class StageRun:
         os.replace(tmp, self.out_dir / MANIFEST)
 
 
-def parse_shard(spec: str | None) -> tuple[int, int] | None:
-    """'i/N' -> (i, N); None -> None (the whole input)."""
-    if not spec:
-        return None
-    try:
-        i, n = (int(x) for x in spec.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard must look like i/N (e.g. 0/4), got {spec!r}") from None
-    if not (n >= 1 and 0 <= i < n):
-        raise ValueError(f"--shard {spec}: need 0 <= i < N")
-    return i, n
-
-
-def in_shard(record_id: str, shard: tuple[int, int] | None) -> bool:
-    """Deterministic shard assignment by id (stable across machines and Python runs)."""
-    if shard is None:
-        return True
-    import zlib
-
-    return zlib.crc32(record_id.encode()) % shard[1] == shard[0]
-
-
-def shard_manifests(shard_dirs: Sequence[Path], stage: str) -> list[dict[str, Any]]:
-    """The finished shard runs' manifests, checked to be shards 0..N-1 of one N of `stage` with one config."""
-    if not shard_dirs:
-        raise GolongError("no shard directories given", "pass the --out directories of the `--shard i/N` runs")
-    mans: list[dict[str, Any]] = []
-    for d in shard_dirs:
-        m = read_manifest(Path(d))
-        if m is None:
-            raise GolongError(f"{d}/{MANIFEST} not found: that shard did not finish",
-                              "rerun that shard's command; a finished shard writes its manifest last")
-        if m.get("stage") != stage:
-            raise GolongError(f"{d} holds stage {m.get('stage')!r}, not {stage!r}", "merge one stage's shards")
-        mans.append(m)
-    specs = [parse_shard((m.get("config") or {}).get("shard")) for m in mans]
-    if any(s is None for s in specs):
-        bad = [str(d) for d, s in zip(shard_dirs, specs, strict=True) if s is None]
-        raise GolongError(f"not a sharded run: {', '.join(bad)}", "merge the outputs of `--shard i/N` runs")
-    ns = {s[1] for s in specs if s}
-    got = sorted(s[0] for s in specs if s)
-    if len(ns) != 1 or got != list(range(next(iter(ns)))):
-        raise GolongError(f"shards {sorted(f'{s[0]}/{s[1]}' for s in specs if s)} are not 0/N .. N-1/N of one N",
-                          "pass every shard's directory exactly once")
-    base = [{k: v for k, v in (m.get("config") or {}).items() if k != "shard"} for m in mans]
-    if any(b != base[0] for b in base):
-        raise GolongError("the shards ran with different settings", "rerun them with the same options")
-    return mans
+def upstream_stage_dirs(start: Path, limit: int = 32) -> list[Path]:
+    """Stage directories reachable from `start` through the manifests' input paths, nearest first."""
+    out: list[Path] = []
+    todo = [Path(start)]
+    while todo and len(out) < limit:
+        d = todo.pop(0).resolve()
+        if d in out or read_manifest(d) is None:
+            continue
+        out.append(d)
+        for inp in read_manifest(d).get("inputs", []):  # type: ignore[union-attr]
+            parent = Path(inp.get("path", "")).parent
+            if (parent / MANIFEST).exists():
+                todo.append(parent)
+    return out

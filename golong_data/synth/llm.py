@@ -15,7 +15,7 @@ import random
 import re
 from typing import TYPE_CHECKING, Any
 
-from golong_data.pipeline.stage import in_shard
+from golong_data.pipeline.shard import in_shard
 from golong_data.synth.select import Built, derive_seed, interleave_kinds, slot_key, where
 from golong_data.tasks import VERSION, Plan, get_builder
 

@@ -23,16 +23,13 @@ synthesize and tasks/llm, so neither has to import the other.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import random
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from golong_data.errors import GolongError
-from golong_data.records import Document, Sample, iter_jsonl
+from golong_data.records import Document, Sample
 
 KEEP, DROP = "keep", "drop"
 # Failures that depend on the document alone, not on the attempt's random choices: retrying that document
@@ -51,13 +48,11 @@ def derive_seed(*parts: object) -> int:
     return int(h[:16], 16)
 
 
-
 @dataclass
 class Built:
     sample: Sample | None
     reason: str = ""
     detail: str = ""
-
 
 
 def interleave_kinds(docs: list[Document], rng: random.Random) -> list[Document]:
@@ -79,7 +74,7 @@ def interleave_kinds(docs: list[Document], rng: random.Random) -> list[Document]
 
 
 def slot_key(task: str, bucket: str, slot: int) -> str:
-    """The id a slot is sharded by (golong_data.pipeline.stage.in_shard)."""
+    """The id a slot is sharded by (golong_data.pipeline.shard.in_shard)."""
     return f"{task}/{bucket}/{slot}"
 
 
@@ -106,7 +101,7 @@ def select(outcomes: Sequence[Outcome], llm: bool, quota: int, per_doc_ctors: Co
     a sample that becomes a ledger line. `per_doc_ctors`: constructors whose output does not depend on the draw."""
     out: list[str | tuple[str, str]] = []
     if llm:
-        from golong_data.dedup.stage import near_duplicate_questions
+        from golong_data.dedup.questions import near_duplicate_questions
 
         idx = [i for i, o in enumerate(outcomes) if not o.reason]
         near = {idx[k] for k in near_duplicate_questions([outcomes[i].question for i in idx])}
@@ -154,79 +149,4 @@ def sample_detail(task: str, bucket: str, slot: int, generator_name: str) -> str
     """What a sample's ledger line says if the selection turns it away: "task/bucket#slot constructor"."""
     return where(task, bucket, slot, generator_name.split(".", 1)[-1] if "." in generator_name else generator_name)
 
-
-# ---------------------------------------------------------------- merge synthesize shards
-def merge_synthesize(shard_dirs: Sequence[Path], out: Path) -> str:
-    """Merge `synthesize --shard i/N` outputs (raw attempts) into the samples.jsonl + rejected.jsonl of one run."""
-    from golong_data.pipeline.stage import REJECTED, StageRun, shard_manifests
-
-    mans = shard_manifests(shard_dirs, "synthesize")
-    config = mans[0].get("config") or {}
-    plan = config.get("plan")
-    if not plan:
-        raise GolongError("the shards' manifests hold no slot plan", "rerun the shards with this version")
-    groups = {(t, b): g for g, (t, b, _) in enumerate(plan)}
-    quotas = {g: int(q) for g, (_, _, q) in enumerate(plan)}
-    per_doc = set(config.get("per_doc_constructors") or [])
-    llm = bool(config.get("llm"))
-    dirs = [Path(d) for d in shard_dirs]
-
-    def sample_key(s: dict[str, Any]) -> tuple[int, int, int]:
-        return groups[(s["task_type"], s["bucket"])], int(s["meta"]["slot"]), 1
-
-    def reject_key(r: dict[str, Any]) -> tuple[int, int, int]:
-        if r.get("reason") == "contaminated_document":
-            return -1, 0, 0
-        m = _WHERE.match(str(r.get("detail", "")))
-        if m is None or tuple(m.group("group").split("/", 1)) not in groups:
-            raise GolongError(f"rejection {r.get('source')!r} ({r.get('reason')}) names no slot of this run",
-                              "merge shards of one synthesize run")
-        t, b = m.group("group").split("/", 1)
-        return groups[(t, b)], int(m.group("slot")), 0
-
-    def stream() -> Iterator[tuple[tuple[int, int, int], str, dict[str, Any]]]:
-        # Per shard, samples and rejections are each in slot order; within a slot its ledger lines come first.
-        ss = [((sample_key(s), "s", s) for s in iter_jsonl(d / "samples.jsonl")) for d in dirs]
-        rs = [((reject_key(r), "r", r) for r in iter_jsonl(d / REJECTED)) for d in dirs]
-        contaminated = sorted((r for d in dirs for r in iter_jsonl(d / REJECTED)
-                               if r.get("reason") == "contaminated_document"), key=lambda r: str(r["source"]))
-        for r in contaminated:
-            yield (-1, 0, 0), "r", r
-        for k, kind, obj in heapq.merge(*ss, *rs, key=lambda t: t[0]):
-            if k[0] >= 0:
-                yield k, kind, obj
-
-    # Pass 1: the light outcome of every attempt, per (task, bucket); pass 2 writes by the decisions.
-    outcomes: dict[int, list[Outcome]] = {}
-    for (g, slot, _), kind, obj in stream():
-        if g < 0:
-            continue
-        if kind == "s":
-            o = sample_outcome(obj, sample_detail(obj["task_type"], obj["bucket"], slot,
-                                                  str((obj.get("generator") or {}).get("name", ""))))
-        else:
-            o = Outcome(slot, str(obj["source"]), str(obj["reason"]), str(obj.get("detail", "")))
-        outcomes.setdefault(g, []).append(o)
-    decisions = {g: iter(select(os_, llm, quotas[g], per_doc)) for g, os_ in outcomes.items()}
-
-    merged = {**config, "shard": None, "merged_shards": len(dirs)}
-    inputs = [d / n for d in dirs for n in ("samples.jsonl", REJECTED)]
-    with StageRun("synthesize", out, inputs=inputs, config=merged) as run:
-        w = run.writer("samples.jsonl")
-        for (g, _, _), kind, obj in stream():
-            if g < 0:
-                run.reject(obj["source"], obj["reason"], obj.get("detail", ""))
-                continue
-            d = next(decisions[g])
-            if d == DROP:
-                continue
-            if d == KEEP:
-                if kind == "s":
-                    w.write(obj)
-                else:
-                    run.reject(obj["source"], obj["reason"], obj.get("detail", ""))
-            else:
-                run.reject(str((obj.get("meta") or {}).get("focus_doc", "")), d[0], d[1])
-        line = run.summary(f"merged {len(dirs)} shards, made")
-    return line
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from golong_data.config import SynthConfig
 from golong_data.errors import ConfigError, GolongError
-from golong_data.pipeline.stage import StageRun, in_shard, parse_shard
+from golong_data.pipeline.shard import in_shard, parse_shard
+from golong_data.pipeline.stage import StageRun
 from golong_data.progress import progress
 from golong_data.records import Chunk, Document, Sample, content_id, read_records, stage_file
 from golong_data.resources import data_dir

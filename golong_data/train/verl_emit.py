@@ -156,7 +156,7 @@ def emit_verl(cfg: TrainConfig) -> list[str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from golong_data.export.stage import parquet_schema, sample_to_row
+    from golong_data.export.rows import parquet_schema, sample_to_row
     from golong_data.records import Sample, read_records
 
     if cfg.emit is None or cfg.data is None:

@@ -7,10 +7,10 @@ numbers. Every LLM call goes through the LLM layer's SQLite cache, so rerunning 
 threshold re-decides from cached rollouts and sends nothing.
 
 Sharding (`--shard i/N`): the input is read in global chunks of CHUNK lines; a shard verifies the samples of
-each chunk that are its own (golong_data.pipeline.stage.in_shard by id), while the robustness check draws distractors
+each chunk that are its own (golong_data.pipeline.shard.in_shard by id), while the robustness check draws distractors
 from every valid sample of the chunk. Both output files are in input order (rejections are buffered per chunk
 and written by input position), so a shard writes a subsequence of the single run's lines and
-golong_data.pipeline.merge.merge_verify gives back the single run's bytes.
+golong_data.verify.merge.merge_verify gives back the single run's bytes.
 
 verification block of a sample (enough to recompute the verdict, see checks.recompute_verdict):
     {"checks": {"gold": {...}, "reanswer": {"model", "prompt_sha", "seeds", "temperature", "rewards",
@@ -83,7 +83,7 @@ def _doc_lengths(in_dir: Path, documents: str | None) -> dict[str, int] | None:
         p = Path(documents)
         cand.append(p / "documents.jsonl" if p.is_dir() else p)
     else:
-        from golong_data.export.card import upstream_stage_dirs
+        from golong_data.pipeline.stage import upstream_stage_dirs
 
         cand += [d / "documents.jsonl" for d in upstream_stage_dirs(in_dir)]
     for p in cand:
@@ -204,7 +204,8 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                shard: str | None = None) -> VerifySummary:
     """Verify in_dir/samples.jsonl into out_dir/verified.jsonl (+ rejected.jsonl, manifest.json); with `shard`
     ('i/N') only the samples of that shard (see the module docstring)."""
-    from golong_data.pipeline.stage import StageRun, in_shard, parse_shard
+    from golong_data.pipeline.shard import in_shard, parse_shard
+    from golong_data.pipeline.stage import StageRun
     from golong_data.rewards import get_profile, score_sample
     from golong_data.taxonomy import load_taxonomy, metric_key
     from golong_data.verify.shortcuts import measure

@@ -13,7 +13,7 @@ from rapidfuzz import fuzz, process, utils
 from typer.testing import CliRunner
 
 from golong_data.cli import app
-from golong_data.dedup.stage import near_duplicate_questions, question_duplicates
+from golong_data.dedup.questions import near_duplicate_questions, question_duplicates
 from golong_data.errors import ConfigError
 from golong_data.records import Document, Sample, write_jsonl
 

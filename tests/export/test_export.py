@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from factory import ROUTES, make_samples, perfect  # noqa: E402
 
 from golong_data.config import ExportConfig  # noqa: E402
-from golong_data.export.stage import choose_mix, largest_remainder, run_export, water_fill  # noqa: E402
+from golong_data.export.mix import choose_mix, largest_remainder, water_fill  # noqa: E402
+from golong_data.export.stage import run_export
 from golong_data.records import write_jsonl  # noqa: E402
 from golong_data.rewards import compute_score  # noqa: E402
 
@@ -96,7 +97,7 @@ def test_water_fill_and_largest_remainder() -> None:
 
 
 def test_choose_mix_is_seeded(tmp_path: Path) -> None:
-    from golong_data.export.stage import Entry
+    from golong_data.export.mix import Entry
 
     def pool() -> list[Entry]:
         return [Entry(f"s{i}", "t", "2k", "unrated", 10, 0, i, 1, "synthetic", "g") for i in range(50)]

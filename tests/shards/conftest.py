@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from shards_helpers import MAX_TOKENS, THRESHOLD, N
 
-from golong_data.pipeline.stage import in_shard
+from golong_data.pipeline.shard import in_shard
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

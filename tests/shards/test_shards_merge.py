@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from golong_data.cli import app
 from golong_data.errors import GolongError
 from golong_data.pipeline.executor import LocalExecutor, Task
-from golong_data.pipeline.stage import in_shard
+from golong_data.pipeline.shard import in_shard
 
 
 def _rejected(d: Path) -> list[dict]:
@@ -88,8 +88,7 @@ def test_dedup_shards_cli_equals_single(single: Path, sharded_local: Path, tmp_p
 
 
 def test_two_shards_merge_too(single: Path, tmp_path: Path) -> None:
-    from golong_data.chunk import run_chunk
-    from golong_data.pipeline.merge import merge_chunk
+    from golong_data.chunk import merge_chunk, run_chunk
 
     dirs = [tmp_path / str(i) for i in range(2)]
     for i, d in enumerate(dirs):
@@ -159,8 +158,8 @@ def test_merged_llm_caches_replay_every_nodes_calls(tmp_path: Path) -> None:
 def test_ingest_merge_points_every_copy_at_the_first_file(tmp_path: Path) -> None:
     """a.txt (shard 0) and its copies h.txt, i.txt (both shard 1): shard 1 alone calls i.txt a copy of h.txt;
     the single run, and so the merge, name a.txt for both."""
+    from golong_data.ingest.merge import merge_ingest
     from golong_data.ingest.stage import run_ingest
-    from golong_data.pipeline.merge import merge_ingest
 
     corpus = tmp_path / "c"
     corpus.mkdir()

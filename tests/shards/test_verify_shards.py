@@ -22,8 +22,9 @@ import golong_data.verify.stage as V
 from golong_data.cli import app
 from golong_data.config import VerifyConfig
 from golong_data.errors import GolongError
-from golong_data.pipeline.merge import merge_verify
-from golong_data.pipeline.stage import in_shard, read_manifest
+from golong_data.pipeline.shard import in_shard
+from golong_data.pipeline.stage import read_manifest
+from golong_data.verify.merge import merge_verify
 from golong_data.verify.stage import THINK_PREFIX, run_verify
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from golong_data.cli import app
 from golong_data.errors import GolongError
 from golong_data.records import Document, read_records, write_jsonl
-from golong_data.synth.select import merge_synthesize
+from golong_data.synth.merge import merge_synthesize
 from golong_data.synth.stage import SynthConfig, run_synthesize
 
 sys.path.insert(0, str(Path(__file__).parent))

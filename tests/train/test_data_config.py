@@ -31,7 +31,7 @@ def test_jsonl_parquet_and_directory_give_the_same_rows(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from golong_data.export.stage import parquet_schema, sample_to_row
+    from golong_data.export.rows import parquet_schema, sample_to_row
 
     samples = make_samples(6, seed=4)
     write_jsonl(tmp_path / "samples.jsonl", samples)
