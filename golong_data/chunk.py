@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from golong_data.config import MIN_MAX_TOKENS, ChunkConfig
 from golong_data.errors import ConfigError, GolongError
 from golong_data.pipeline.shard import merge_sorted, position, shard_manifests, upstream_order
 from golong_data.pipeline.stage import REJECTED
+from golong_data.pipeline.stages import StageResult
 from golong_data.progress import progress
 from golong_data.records import Chunk, Document, content_id, from_dict, iter_jsonl
 from golong_data.tokens import Tokenizer, get_tokenizer
@@ -40,7 +42,7 @@ LEVELS: list[tuple[str, re.Pattern[str]]] = [
 ]
 # A code point is at most 4 UTF-8 bytes, so at most 4 byte-level BPE tokens: below this a single character
 # might not fit and the "never exceed N" promise could not be kept.
-MIN_MAX_TOKENS = 4
+
 
 
 @dataclass(frozen=True)
@@ -293,3 +295,13 @@ def merge_chunk(shard_dirs: Sequence[Path], out: Path, order_from: Path | None =
             run.reject(r["source"], r["reason"], r.get("detail", ""))
         line = run.summary(f"merged {len(dirs)} shards, kept")
     return line
+
+
+# ---------------------------------------------------------------- the stage contract (pipeline/stages.py)
+def run(inputs: Path, out_dir: Path, cfg: ChunkConfig, shard: str | None = None) -> StageResult:
+    return StageResult(run_chunk(inputs, out_dir, cfg.max_tokens, tokenizer=cfg.tokenizer, shard=shard))
+
+
+def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: ChunkConfig, inputs: Sequence[Path] = ()) -> StageResult:
+    """`inputs`: optionally the documents.jsonl (or its dir) the shards read; default: named in their manifests."""
+    return StageResult(merge_chunk(shard_dirs, out_dir, inputs[0] if inputs else None))

@@ -1,7 +1,8 @@
 """The `golong-data` command line: one thin function per command.
 
-Each command parses its options, imports its stage lazily (so `golong-data --help` stays instant),
-calls one library function, and turns a GolongError into one red line that names the fix
+Each stage command builds its stage's config from its options (declared once, in golong_data.config), runs
+the stage through the registry (golong_data.pipeline.stages: modules load lazily, so `golong-data --help` stays
+instant), prints what the stage returned, and turns a GolongError into one red line that names the fix
 (tracebacks only with --debug).
 """
 
@@ -16,7 +17,16 @@ from typing import Any
 import typer
 
 # Plain dataclasses (no heavy imports): options take their defaults, help and ranges from them.
-from golong_data.config import DedupConfig, ExportConfig, SynthConfig, VerifyConfig, default_of, help_of
+from golong_data.config import (
+    ChunkConfig,
+    DedupConfig,
+    ExportConfig,
+    IngestConfig,
+    SynthConfig,
+    VerifyConfig,
+    default_of,
+    help_of,
+)
 
 app = typer.Typer(
     help="Build long-context RLVR training data (the GoLongRL recipe) and train on it.\n\n"
@@ -76,6 +86,21 @@ def echo(line: str) -> None:
     typer.echo(line, err=True)
 
 
+def run_stage(name: str, inputs: Any, out: Path, cfg: Any, shard: str | None = None) -> Any:
+    """Run one stage through the registry and print what it returned (notes, then its line)."""
+    from golong_data.pipeline.stages import STAGES
+
+    res = STAGES[name].run(inputs, out, cfg, shard)
+    for note in res.notes:
+        echo(note)
+    echo(res.line)
+    return res
+
+
+def csv(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
 # ---------------------------------------------------------------- ingest (issue 2)
 @app.command()
 @handle_errors
@@ -85,15 +110,11 @@ def ingest(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes documents.jsonl + rejected.jsonl."),
     strict: bool = typer.Option(False, help="Exit non-zero when any input was rejected."),
     shard: str | None = typer.Option(None, help="Process only shard i/N of the inputs (e.g. 0/4)."),
-    workers: int | None = typer.Option(None, min=1, help="Parallel reader processes (default: CPU cores, max 8); "
-                                       "the output is the same for any value."),
+    workers: int | None = opt(IngestConfig, "workers"),
 ) -> None:
     """Read books, papers and dialogues into one document record each."""
-    from golong_data.ingest.stage import run_ingest
-
-    summary = run_ingest(paths, out, shard=shard, workers=workers)
-    echo(summary.line)
-    if strict and summary.rejected:
+    res = run_stage("ingest", paths, out, IngestConfig(workers=workers), shard)
+    if strict and res.detail.rejected:
         raise typer.Exit(1)
 
 
@@ -103,16 +124,12 @@ def ingest(
 def chunk(
     in_dir: Path = typer.Option(..., "--in", "-i", help="Directory holding documents.jsonl (ingest's output)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes chunks.jsonl + documents.jsonl."),
-    max_tokens: int = typer.Option(..., "--max-tokens", "-n", help="Most tokens per chunk (exact, never exceeded)."),
-    tokenizer: str | None = typer.Option(
-        None, help="Path of a Hugging Face tokenizer.json (default: the Qwen BPE vocabulary, offline)."
-    ),
+    max_tokens: int = opt(ChunkConfig, "max_tokens", "--max-tokens", "-n"),
+    tokenizer: str | None = opt(ChunkConfig, "tokenizer"),
     shard: str | None = typer.Option(None, help="Process only shard i/N of the documents (e.g. 0/4)."),
 ) -> None:
     """Split documents into token-exact chunks on section, paragraph, then sentence boundaries."""
-    from golong_data.chunk import run_chunk
-
-    echo(run_chunk(in_dir, out, max_tokens, tokenizer=tokenizer, shard=shard))
+    run_stage("chunk", in_dir, out, ChunkConfig(max_tokens=max_tokens, tokenizer=tokenizer), shard)
 
 
 # ---------------------------------------------------------------- dedup (issue 4)
@@ -133,13 +150,14 @@ def dedup(
     question_threshold: float = opt(DedupConfig, "question_threshold"),
 ) -> None:
     """Drop exact and near-duplicate documents and chunks, and chunks quoting a benchmark."""
-    from golong_data.dedup.questions import run_question_dedup
-    from golong_data.dedup.stage import run_dedup
-
     if questions:
+        from golong_data.dedup.questions import run_question_dedup
+
         echo(run_question_dedup(in_dir, out, question_threshold))
     else:
-        echo(run_dedup(in_dir, out, threshold, num_perm, ngram, against, contam_ngram))
+        cfg = DedupConfig(threshold=threshold, num_perm=num_perm, ngram=ngram, against=[str(p) for p in against],
+                          contam_ngram=contam_ngram)
+        run_stage("dedup", in_dir, out, cfg)
 
 
 # ---------------------------------------------------------------- taxonomy + score (issue 3)
@@ -222,16 +240,12 @@ def synthesize(
                                       "the whole library; `merge synthesize` joins the shards."),
 ) -> None:
     """Build verifiable long-context samples of the nine task types, padded with distractors to token buckets."""
-    from golong_data.synth.stage import run_synthesize
-
     cfg = SynthConfig(
-        per_type=per_type, total=total, buckets=[b for b in buckets.split(",") if b.strip()], seed=seed,
-        tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None, near_ratio=near_ratio,
-        depth=depth, llm=llm, base_url=base_url, model=model, shard=shard,
+        per_type=per_type, total=total, buckets=csv(buckets) or [], seed=seed, tasks=csv(tasks),
+        near_ratio=near_ratio, depth=depth, llm=llm, base_url=base_url, model=model,
+        taxonomy=str(taxonomy) if taxonomy else None,
     )
-    summary = run_synthesize(in_dir, out, cfg, taxonomy_path=taxonomy)
-    echo(summary.table)
-    echo(summary.line)
+    run_stage("synthesize", in_dir, out, cfg, shard)
 
 
 # ---------------------------------------------------------------- verify (issue 7)
@@ -246,7 +260,7 @@ def verify(
     base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint (default: the local server)."),
     k: int = opt(VerifyConfig, "k"),
     band: str = opt(VerifyConfig, "band"),
-    seed: int = typer.Option(0, help="First rollout seed; rollout i uses seed + i."),
+    seed: int = opt(VerifyConfig, "seed"),
     documents: Path | None = typer.Option(None, help="documents.jsonl (or its dir) to resolve evidence spans; "
                                           "default: found through the manifests."),
     max_in_flight: int = opt(VerifyConfig, "max_in_flight"),
@@ -257,14 +271,10 @@ def verify(
     max_blind: float = opt(VerifyConfig, "max_blind", "--max-blind"),
 ) -> None:
     """Keep samples whose gold is right, that need their context, and that teach something (pass-rate band)."""
-    from golong_data.verify.stage import run_verify
-
-    cfg = VerifyConfig(checks=[c.strip() for c in checks.split(",") if c.strip()], solver=solver, base_url=base_url,
-                       k=k, band=band, documents=str(documents) if documents else None, max_in_flight=max_in_flight,
-                       profile=profile, think_gate=not no_think_gate, max_blind=max_blind)
-    summary = run_verify(in_dir, out, cfg, seed=seed, shard=shard)
-    echo(summary.table)
-    echo(summary.line)
+    cfg = VerifyConfig(checks=csv(checks) or [], solver=solver, base_url=base_url, k=k, band=band,
+                       documents=str(documents) if documents else None, max_in_flight=max_in_flight,
+                       profile=profile, think_gate=not no_think_gate, max_blind=max_blind, seed=seed)
+    run_stage("verify", in_dir, out, cfg, shard)
 
 
 # ---------------------------------------------------------------- export + run (issue 8)
@@ -275,7 +285,7 @@ def export(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory: train/val parquet + JSONL + README.md card."),
     size: int = opt(ExportConfig, "size"),
     val_per_type: int = opt(ExportConfig, "val_per_type"),
-    seed: int = typer.Option(0, help="Seed of the mix's draw."),
+    seed: int = opt(ExportConfig, "seed"),
     import_: list[Path] = typer.Option([], "--import", help="Official-schema RLVR rows (parquet / JSONL) to mix in; "
                                        "repeatable."),
     taxonomy: Path | None = typer.Option(None, help="taxonomy.yaml with the per-type shares (default: bundled)."),
@@ -284,15 +294,10 @@ def export(
     """Mix the RLVR set by taxonomy shares and write it in the verl schema, with its dataset card."""
     import shlex
 
-    from golong_data.export.stage import run_export
-
-    cfg = ExportConfig(size=size, val_per_type=val_per_type, imports=[str(p) for p in import_],
-                       taxonomy=str(taxonomy) if taxonomy else None, profile=profile)
     command = "golong-data " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    result = run_export(in_dir, out, cfg, seed=seed, command=command)
-    for note in result.notes():
-        echo(note)
-    echo(result.line)
+    cfg = ExportConfig(size=size, val_per_type=val_per_type, imports=[str(p) for p in import_],
+                       taxonomy=str(taxonomy) if taxonomy else None, profile=profile, seed=seed, command=command)
+    run_stage("export", in_dir, out, cfg)
     echo(f"dataset: {out / 'train.parquet'}  card: {out / 'README.md'}")
 
 
@@ -408,40 +413,105 @@ def eval_(
          + (f" -> {out}" if out else ""))
 
 
-# ---------------------------------------------------------------- shards (issue 11)
+# ---------------------------------------------------------------- sharding (issues 11, 17)
+_WORKERS_HELP = "Parallel shard tasks (local; default: CPU cores, max 8) or CPUs of a local Ray (default: all)."
+_EXECUTOR_HELP = "Where shard tasks run: local (a process pool here) or ray (a Ray cluster; pip install " \
+    "'golong-data[ray]')."
+_STAGE_HELP = "ingest, chunk, dedup, synthesize or verify; llm-cache (with --merge-only) folds nodes' LLM caches."
+
+
 def _executor(executor: str, workers: int | None, ray_address: str | None) -> Any:
     from golong_data.pipeline.executor import get_executor
 
     return get_executor(executor, workers=workers, address=ray_address)
 
 
-_WORKERS_HELP = "Parallel shard tasks (local; default: CPU cores, max 8) or CPUs of a local Ray (default: all)."
-_EXECUTOR_HELP = "Where shard tasks run: local (a process pool here) or ray (a Ray cluster; pip install " \
-    "'golong-data[ray]')."
+def stage_config(name: str, settings: list[str]) -> Any:
+    """The stage's config from `key=value` pairs, values read as YAML, checked like a `run` config section."""
+    import yaml
+
+    from golong_data.config import from_mapping
+    from golong_data.errors import ConfigError
+    from golong_data.pipeline.stages import get_stage
+
+    data: dict[str, Any] = {}
+    for item in settings:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ConfigError(f"--set {item!r} is not key=value", "e.g. --set max_tokens=2048")
+        data[key.strip()] = yaml.safe_load(value)
+    return from_mapping(get_stage(name).config, data, name, Path.cwd())
+
+
+def shard_stage(name: str, inputs: list[Path], out: Path, n: int, settings: list[str], executor: Any) -> None:
+    from golong_data.pipeline.sharded import run_sharded
+    from golong_data.pipeline.stages import get_stage
+
+    stage = get_stage(name)
+    res = run_sharded(stage, executor, n, inputs if stage.reads == "corpus" else inputs[0], out,
+                      stage_config(name, settings))
+    for note in res.notes:
+        echo(note)
+    echo(res.line)
+
+
+def merge_stage(name: str, shard_dirs: list[Path], out: Path, shard_inputs: list[Path], settings: list[str]) -> None:
+    if name == "llm-cache":
+        from golong_data.llm.cache import merge_llm_caches
+
+        echo(merge_llm_caches(shard_dirs, out))
+        return
+    from golong_data.pipeline.stages import get_stage
+
+    echo(get_stage(name).merge(shard_dirs, out, stage_config(name, settings), shard_inputs).line)
 
 
 @app.command()
 @handle_errors
-def merge(
-    stage: str = typer.Argument(..., help="ingest, chunk, synthesize or verify (shard outputs), or llm-cache "
-                                "(nodes' LLM caches)."),
-    shard_dirs: list[Path] = typer.Argument(..., help="The --out directories of the `--shard i/N` runs, all N; "
-                                            "for llm-cache: cache files or the dirs ($GOLONG_HOME) holding them."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output directory: the files one unsharded run writes "
-                             "(llm-cache: the cache file or dir to merge into)."),
-    corpus: list[Path] = typer.Option([], "--corpus", help="ingest: the corpus paths the shards were given "
-                                      "(their file order is the output order); repeatable."),
-    order_from: Path | None = typer.Option(None, "--order-from", help="chunk: the documents.jsonl (or its dir) "
-                                           "the shards read; verify: their samples.jsonl (default: named in "
-                                           "their manifests)."),
+def shard(
+    stage: str = typer.Argument(..., help=_STAGE_HELP),
+    inputs: list[Path] = typer.Argument(..., help="What the stage reads: corpus paths (ingest) or the upstream "
+                                        "stage's directory; with --merge-only, the shard directories, all N."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory: the bytes one unsharded run writes there "
+                             "(shard i writes OUT.shards/i)."),
+    n: int = typer.Option(4, "--shards", "-n", min=1, help="Shard tasks (more than workers is fine)."),
+    settings: list[str] = typer.Option([], "--set", help="A stage setting as key=value (the keys of the stage's "
+                                       "section in a `run` config, e.g. max_tokens=2048); repeatable."),
+    merge_only: bool = typer.Option(False, "--merge-only", help="Only merge shard directories made elsewhere "
+                                    "(`golong-data STAGE --shard i/N` on other machines)."),
+    shard_inputs: list[Path] = typer.Option([], "--shard-inputs", help="With --merge-only: what the shards read. "
+                                            "ingest: the corpus paths (their order is the output order); dedup: the "
+                                            "chunk shard dirs, in order; chunk/verify: the upstream file, if not the "
+                                            "one their manifests name. Repeatable."),
+    executor: str = typer.Option("local", help=_EXECUTOR_HELP),
+    workers: int | None = typer.Option(None, min=1, help=_WORKERS_HELP),
+    ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
 ) -> None:
-    """Merge the outputs of `--shard i/N` runs into the bytes of one unsharded run."""
-    from golong_data.pipeline.merge import merge_shards
+    """Run a stage as N shard tasks on a process pool or Ray, then merge: the same bytes as the single stage.
 
-    echo(merge_shards(stage, shard_dirs, out, corpus=corpus, order_from=order_from))
+    dedup shards over the chunk stage's shards (run `shard chunk` first with the same N): MinHash signatures per
+    shard, then one clustering pass. export is not sharded (one global mix)."""
+    if merge_only:
+        merge_stage(stage, inputs, out, shard_inputs, settings)
+    else:
+        shard_stage(stage, inputs, out, n, settings, _executor(executor, workers, ray_address))
 
 
-@app.command("dedup-shards")
+# The spellings before `shard` (kept for one release; hidden from --help).
+@app.command(hidden=True)
+@handle_errors
+def merge(
+    stage: str = typer.Argument(..., help=_STAGE_HELP),
+    shard_dirs: list[Path] = typer.Argument(..., help="The --out directories of the `--shard i/N` runs, all N."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    corpus: list[Path] = typer.Option([], "--corpus", help="ingest: the corpus paths the shards were given."),
+    order_from: Path | None = typer.Option(None, "--order-from", help="chunk/verify: the upstream file."),
+) -> None:
+    """Old spelling of `golong-data shard STAGE --merge-only`."""
+    merge_stage(stage, shard_dirs, out, corpus or ([order_from] if order_from else []), [])
+
+
+@app.command("dedup-shards", hidden=True)
 @handle_errors
 def dedup_shards(
     shard_dirs: list[Path] = typer.Argument(..., help="The --out directories of `chunk --shard i/N`, all N."),
@@ -456,33 +526,32 @@ def dedup_shards(
     workers: int | None = typer.Option(None, min=1, help=_WORKERS_HELP),
     ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
 ) -> None:
-    """Near-duplicate removal across chunk shards: per-shard MinHash signatures, then one clustering pass."""
+    """Old spelling of `golong-data shard dedup` over chunk shard directories made by hand."""
     from golong_data.dedup.shards import run_dedup_shards
 
-    echo(run_dedup_shards(shard_dirs, out, threshold, num_perm, ngram, against, contam_ngram, order_from,
-                          executor=_executor(executor, workers, ray_address)))
+    cfg = DedupConfig(threshold=threshold, num_perm=num_perm, ngram=ngram, contam_ngram=contam_ngram)
+    echo(run_dedup_shards(shard_dirs, out, cfg.threshold, cfg.num_perm, cfg.ngram, against, cfg.contam_ngram,
+                          order_from, executor=_executor(executor, workers, ray_address)))
 
 
-@app.command()
+@app.command(hidden=True)
 @handle_errors
 def shards(
     paths: list[Path] = typer.Argument(..., help="Corpus files or directories (as for ingest)."),
     work: Path = typer.Option(..., "--work", "-w", help="Work directory: ingest/, chunk/, dedup/ + shard outputs."),
-    n: int = typer.Option(4, "--shards", "-n", min=1, help="Shards per stage (tasks; more than workers is fine)."),
+    n: int = typer.Option(4, "--shards", "-n", min=1, help="Shards per stage."),
     max_tokens: int = typer.Option(..., "--max-tokens", help="Most tokens per chunk."),
     threshold: float = opt(DedupConfig, "threshold"),
     executor: str = typer.Option("local", help=_EXECUTOR_HELP),
     workers: int | None = typer.Option(None, min=1, help=_WORKERS_HELP),
     ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
 ) -> None:
-    """ingest -> chunk -> dedup as shard tasks on a process pool or Ray; the same bytes as the single stages."""
-    from golong_data.pipeline.sharded import run_sharded
-
-    result = run_sharded(paths, work, n, max_tokens, _executor(executor, workers, ray_address), threshold=threshold)
-    for line in result.lines:
-        echo(line)
-    echo(f"next: golong-data synthesize --in {result.dedup_dir} --out {work / 'synthesize'}")
-
+    """Old spelling of `golong-data shard ingest`, `shard chunk`, `shard dedup` in a row."""
+    ex = _executor(executor, workers, ray_address)
+    shard_stage("ingest", paths, work / "ingest", n, [], ex)
+    shard_stage("chunk", [work / "ingest"], work / "chunk", n, [f"max_tokens={max_tokens}"], ex)
+    shard_stage("dedup", [work / "chunk"], work / "dedup", n, [f"threshold={threshold}"], ex)
+    echo(f"next: golong-data synthesize --in {work / 'dedup'} --out {work / 'synthesize'}")
 
 def main() -> None:  # console-script entry point
     app(prog_name="golong-data")

@@ -1,15 +1,16 @@
 """The pipeline config that `golong-data run` reads: one YAML file, one section per stage.
 
-Declared once (TRL's `field(metadata={"help": ...})` practice): the same dataclasses feed the YAML
-loader, its validation errors and the `verify` / `export` command defaults. Sections of stages owned
-elsewhere (ingest, chunk, dedup, synthesize) are passed through as keyword options of that stage's
-library function and validated against its signature when `run` calls it.
+Declared once (TRL's `field(metadata={"help": ...})` practice): one dataclass per stage feeds the YAML
+loader and its validation errors, the stage's CLI options (golong_data.cli.opt) and the stage's `run`
+(golong_data.pipeline.stages: every stage is `run(inputs, out_dir, cfg, shard)`). Each default is written once,
+here. A field marked `path=True` is resolved relative to the config file by the loader; `seed` comes from the
+top-level `seed:` and `internal=True` fields are set by the caller, so neither is a key of a stage's section.
 
     work_dir: work/demo
     corpus: [tests/fixtures]
     corpus_optional: [$GOLONG_HOME/corpus]   # used when present
     seed: 0
-    chunk: {...}
+    chunk: {max_tokens: 2048}
     verify: {checks: [gold, band], k: 8, band: "1-6"}
     export: {size: 23000, val_per_type: 16}
     shards: {n: 8, executor: ray, ray_address: auto}   # optional: same outputs, shard tasks on Ray
@@ -18,7 +19,7 @@ library function and validated against its signature when `run` calls it.
 from __future__ import annotations
 
 import os
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,15 @@ from golong_data.errors import ConfigError
 
 ALL_CHECKS = ("gold", "shortcut", "reanswer", "nocontext", "robustness", "band")
 LOADER_FIELDS = ("base_dir", "source", "config_path")
-STAGES = ("ingest", "chunk", "dedup", "synthesize", "verify", "export")
 
 
-def setting(text: str, *, range: tuple[float | None, float | None] | None = None, **kw: Any) -> Any:  # noqa: A002
+def setting(text: str, *, range: tuple[float | None, float | None] | None = None,  # noqa: A002
+            path: bool = False, internal: bool = False, **kw: Any) -> Any:
     """A config field declared once: its help text, its default, and (for numbers) the range it must lie in.
     Constructing the dataclass checks the range (check_ranges in __post_init__), so the CLI, `run`'s YAML and
-    library callers all get the same error; the CLI's --help shows the range (help_of)."""
-    return field(metadata={"help": text, "range": range}, **kw)
+    library callers all get the same error; the CLI's --help shows the range (help_of). `path`: a file path the
+    YAML loader resolves relative to the config file; `internal`: set by the caller, never a YAML key."""
+    return field(metadata={"help": text, "range": range, "path": path, "internal": internal}, **kw)
 
 
 def range_text(r: tuple[float | None, float | None]) -> str:
@@ -64,6 +66,29 @@ def check_ranges(obj: Any) -> None:
         if not isinstance(v, (int, float)) or (lo is not None and v < lo) or (hi is not None and v > hi):
             raise ConfigError(f"{f.name} = {v!r} is outside {range_text(r)}",
                               f"set {f.name} within {range_text(r)}: {f.metadata.get('help', '')}")
+
+
+MIN_MAX_TOKENS = 4  # a chunk must hold a word or two of any tokenizer
+
+
+@dataclass
+class IngestConfig:
+    workers: int | None = setting("Parallel reader processes (default: CPU cores, max 8; a shard task: 1); the "
+                                  "output is the same for any value.", default=None, range=(1, None))
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+
+@dataclass
+class ChunkConfig:
+    max_tokens: int = setting("Most tokens per chunk (exact, never exceeded).", default=2048,
+                              range=(MIN_MAX_TOKENS, None))
+    tokenizer: str | None = setting("Path of a Hugging Face tokenizer.json (default: the Qwen BPE vocabulary, "
+                                    "offline).", default=None, path=True)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass
@@ -97,11 +122,13 @@ class VerifyConfig:
     max_tokens: int = setting("Completion budget per solver call.", default=512, range=(1, None))
     max_cost: float | None = setting("Stop when the run's LLM spend reaches this many USD.", default=None,
                                      range=(0, None))
-    cache_path: str | None = setting("SQLite cache of LLM calls (None: the LLM layer's default).", default=None)
+    cache_path: str | None = setting("SQLite cache of LLM calls (None: the LLM layer's default).", default=None,
+                                     path=True)
     documents: str | None = setting(
         "Directory or documents.jsonl used to resolve evidence spans (None: found through the manifests).",
-        default=None,
+        default=None, path=True,
     )
+    seed: int = setting("First rollout seed; rollout i uses seed + i.", default=0)
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -114,13 +141,17 @@ class ExportConfig:
                               range=(0, None))
     imports: list[str] = setting(
         "Official-schema RLVR files (parquet / JSONL) to mix in, deduplicated against the synthetic pool.",
-        default_factory=list,
+        default_factory=list, path=True,
     )
-    taxonomy: str | None = setting("taxonomy.yaml giving the per-type shares (None: the bundled one).", default=None)
+    taxonomy: str | None = setting("taxonomy.yaml giving the per-type shares (None: the bundled one).", default=None,
+                                   path=True)
     plots: bool = setting("Draw the PNG plots of the dataset card (needs matplotlib: the [card] extra).", default=True)
     profile: str = setting("Reward profile the card's shortcut table is measured under (golongrl, or strict for "
                            "training with the strict rewards); rows verified under another profile are re-measured.",
                            default="golongrl")
+    seed: int = setting("Seed of the mix's draw.", default=0)
+    command: str = setting("The command line the card records.", default="", internal=True)
+    config_text: str = setting("The pipeline config the card records.", default="", internal=True)
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -148,6 +179,8 @@ class DedupConfig:
                              default=0.8, range=(0.01, 1))
     num_perm: int = setting("MinHash permutations.", default=128, range=(2, 4096))
     ngram: int = setting("Words per shingle.", default=5, range=(1, 64))
+    against: list[str] = setting("Benchmark files (JSONL or parquet; every string field is read) to "
+                                 "decontaminate against.", default_factory=list, path=True)
     contam_ngram: int = setting("A chunk sharing one word n-gram of this length with a benchmark is dropped.",
                                 default=13, range=(1, 256))
     question_threshold: float = setting("With --questions: rapidfuzz token_set_ratio at which questions are near "
@@ -188,8 +221,10 @@ class SynthConfig:
     llm_max_tokens: int = setting("Completion budget per LLM constructor call.", default=600, range=(1, None))
     llm_json_schema: bool = setting("Send the answer schema (structured output); off: parse JSON out of the text.",
                                   default=True)
-    shard: str | None = setting("Make only shard i/N of the sample slots.", default=None)
-    tokenizer: str | None = setting("tokenizer.json to count with (default: Qwen).", default=None)
+    shard: str | None = setting("Make only shard i/N of the sample slots.", default=None, internal=True)
+    tokenizer: str | None = setting("tokenizer.json to count with (default: Qwen).", default=None, path=True)
+    taxonomy: str | None = setting("Task taxonomy YAML (default: the bundled taxonomy.yaml).", default=None,
+                                   path=True)
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -212,14 +247,10 @@ class PipelineConfig:
     work_dir: str = setting("Where each stage writes <work_dir>/<stage>/ (relative to the config file).",
                             default="work")
     seed: int = setting("Seed for every stage that samples.", default=0)
-    ingest: dict[str, Any] = setting("Options of golong_data.ingest.stage.run_ingest.", default_factory=dict)
-    chunk: dict[str, Any] = setting("Options of the chunk stage (see `golong-data chunk --help`).",
-                                    default_factory=dict)
-    dedup: dict[str, Any] = setting("Options of the dedup stage (see `golong-data dedup --help`).",
-                                    default_factory=dict)
-    synthesize: dict[str, Any] = setting(
-        "Options of the synthesize stage (see `golong-data synthesize --help`).", default_factory=dict
-    )
+    ingest: IngestConfig = setting("Ingest settings (see IngestConfig).", default_factory=IngestConfig)
+    chunk: ChunkConfig = setting("Chunk settings (see ChunkConfig).", default_factory=ChunkConfig)
+    dedup: DedupConfig = setting("Dedup settings (see DedupConfig).", default_factory=DedupConfig)
+    synthesize: SynthConfig = setting("Synthesize settings (see SynthConfig).", default_factory=SynthConfig)
     verify: VerifyConfig = setting("Verify checks and solver (see VerifyConfig).", default_factory=VerifyConfig)
     export: ExportConfig = setting(
         "Mix size, validation split, imports (see ExportConfig).", default_factory=ExportConfig
@@ -232,11 +263,7 @@ class PipelineConfig:
 
     def resolve(self, p: str) -> Path:
         """A path from the config: env vars expanded, relative to the config file's folder."""
-        # $GOLONG_HOME defaults as in golong_data.paths, so the demo config works outside `make` too;
-        # $GOLONG_CACHE (its older name) means the same folder.
-        env = {**os.environ, "GOLONG_HOME": str(paths.home()), "GOLONG_CACHE": str(paths.home())}
-        q = Path(_expand(os.path.expanduser(p), env))
-        return q if q.is_absolute() else (self.base_dir / q)
+        return resolve_path(p, self.base_dir)
 
     def corpus_paths(self) -> list[Path]:
         paths = [self.resolve(p) for p in self.corpus]
@@ -246,11 +273,29 @@ class PipelineConfig:
         paths += [q for q in (self.resolve(p) for p in self.corpus_optional) if q.exists()]
         return paths
 
-    def stage_settings(self, stage: str) -> dict[str, Any]:
-        """What a stage's up-to-date check compares: its section plus the shared seed."""
+    def section(self, stage: str) -> Any:
+        """The stage's config as its `run` takes it: the section with the top-level seed, and the run's command
+        and config text where the stage records them (export's card)."""
         sec = getattr(self, stage)
-        d = asdict(sec) if not isinstance(sec, dict) else dict(sec)
-        return {"seed": self.seed, **d}
+        given = {"seed": self.seed, "command": f"golong-data run {self.config_path}", "config_text": self.source}
+        names = {f.name for f in fields(sec)}
+        return replace(sec, **{k: v for k, v in given.items() if k in names})
+
+    def stage_settings(self, stage: str) -> dict[str, Any]:
+        """What a stage's up-to-date check compares: its section's settings plus the shared seed (not the
+        provenance fields: an edit elsewhere in the YAML does not make a stage stale)."""
+        sec = getattr(self, stage)
+        return {"seed": self.seed, **{f.name: getattr(sec, f.name) for f in fields(sec)
+                                      if not f.metadata.get("internal") and f.name != "seed"}}
+
+
+def resolve_path(p: str, base: Path) -> Path:
+    """A path from a config file: env vars expanded, relative to the config file's folder (`base`)."""
+    # $GOLONG_HOME defaults as in golong_data.paths, so the demo config works outside `make` too;
+    # $GOLONG_CACHE (its older name) means the same folder.
+    env = {**os.environ, "GOLONG_HOME": str(paths.home()), "GOLONG_CACHE": str(paths.home())}
+    q = Path(_expand(os.path.expanduser(p), env))
+    return q if q.is_absolute() else (base / q)
 
 
 def _expand(text: str, env: dict[str, str]) -> str:
@@ -263,13 +308,22 @@ def help_text(cls: type) -> dict[str, str]:
     return {f.name: f.metadata.get("help", "") for f in fields(cls)}
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
-    """A dataclass from a YAML mapping; unknown or mistyped keys are errors that list the choices."""
+def yaml_keys(cls: type) -> dict[str, Any]:
+    """The fields a YAML mapping may set: not the loader's, not internal ones, and no per-stage seed (a stage
+    section takes the top-level `seed:`)."""
+    top = cls is PipelineConfig
+    return {f.name: f for f in fields(cls) if f.name not in LOADER_FIELDS and not f.metadata.get("internal")
+            and (top or f.name != "seed")}
+
+
+def from_mapping(cls: type, data: Any, where: str, base: Path | None = None) -> Any:
+    """A dataclass from a YAML mapping; unknown or mistyped keys are errors that list the choices. Fields marked
+    `path` are resolved against `base` (the config file's folder; env vars expanded)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}", f"write `{where}:` as key: value")
-    known = {f.name: f for f in fields(cls) if f.name not in LOADER_FIELDS}
+    known = yaml_keys(cls)
     unknown = sorted(set(data) - set(known))
     if unknown:
         choices = "; ".join(f"{k}: {known[k].metadata.get('help', '')}" for k in known)
@@ -281,14 +335,12 @@ def _build(cls: type, data: Any, where: str) -> Any:
                 raise ConfigError(f"{where}: `{name}` is required", f"set {name}: {f.metadata.get('help', '')}")
             continue
         v = data[name]
-        if f.type in ("VerifyConfig",):
-            v = _build(VerifyConfig, v, f"{where}.{name}" if where != "config" else name)
-        elif f.type in ("ExportConfig",):
-            v = _build(ExportConfig, v, f"{where}.{name}" if where != "config" else name)
-        elif f.type in ("ShardsConfig",):
-            v = _build(ShardsConfig, v, f"{where}.{name}" if where != "config" else name)
+        if str(f.type) in SECTIONS:
+            v = from_mapping(SECTIONS[str(f.type)], v, f"{where}.{name}" if where != "config" else name, base)
         else:
             v = _check_type(v, str(f.type), f"{where}.{name}", f.metadata.get("help", ""))
+            if f.metadata.get("path") and base is not None and v is not None:
+                v = [str(resolve_path(p, base)) for p in v] if isinstance(v, list) else str(resolve_path(v, base))
         kwargs[name] = v
     try:
         return cls(**kwargs)
@@ -315,6 +367,10 @@ def _check_type(v: Any, typ: str, where: str, help_: str) -> Any:
     if check is not None and not check(v):
         raise ConfigError(f"{where}: expected {typ}, got {v!r}", f"set it to: {help_}")
     return float(v) if base == "float" else v
+
+
+SECTIONS: dict[str, type] = {c.__name__: c for c in (IngestConfig, ChunkConfig, DedupConfig, SynthConfig,
+                                                     VerifyConfig, ExportConfig, ShardsConfig)}
 
 
 def validate(cfg: PipelineConfig) -> PipelineConfig:
@@ -352,7 +408,7 @@ def load_config(path: Path | str) -> PipelineConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"{p}: not valid YAML ({e})", "fix the YAML syntax") from e
-    cfg = _build(PipelineConfig, data, "config")
+    cfg = from_mapping(PipelineConfig, data, "config", p.resolve().parent)
     cfg.base_dir = p.resolve().parent
     cfg.source = text
     cfg.config_path = str(path)

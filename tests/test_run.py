@@ -33,7 +33,7 @@ def _config(tmp: Path, **over: object) -> Path:
         "export": {"size": 40, "val_per_type": 0, "plots": False},
     }
     for k, v in over.items():
-        cfg[k] = {**cfg[k], **v} if isinstance(v, dict) else v  # type: ignore[dict-item]
+        cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v  # type: ignore[dict-item]
     p = tmp / "pipeline.yaml"
     p.write_text(yaml.safe_dump(cfg))
     return p
@@ -98,8 +98,15 @@ def test_config_errors_say_what_to_set(tmp_path: Path) -> None:
         run_pipeline(_config(tmp_path, export={"sized": 3}))
     with pytest.raises(ConfigError, match="verify.k: expected int"):
         run_pipeline(_config(tmp_path, verify={"k": "eight"}))
-    with pytest.raises(ConfigError, match="unknown option.*overlap.*accepts: max_tokens"):
+    with pytest.raises(ConfigError, match="chunk: unknown key.*overlap.*expected one of -- max_tokens"):
         run_pipeline(_config(tmp_path, chunk={"max_tokens": 2048, "overlap": 3}))
+    # every section is its stage's config class: types and ranges are checked before any stage runs
+    with pytest.raises(ConfigError, match="synthesize.per_type: expected int"):
+        run_pipeline(_config(tmp_path, synthesize={"per_type": "four"}))
+    with pytest.raises(ConfigError, match="dedup.threshold = 2.0 is outside"):
+        run_pipeline(_config(tmp_path, dedup={"threshold": 2.0}))
+    with pytest.raises(ConfigError, match="verify: unknown key.*seed"):  # one seed, the top-level one
+        run_pipeline(_config(tmp_path, verify={"seed": 3}))
     bad = tmp_path / "nocorpus.yaml"
     bad.write_text("work_dir: w\n")
     with pytest.raises(ConfigError, match="`corpus` is required"):
@@ -113,6 +120,19 @@ def test_demo_config_is_valid() -> None:
 
     cfg = load_config(Path(__file__).parents[1] / "examples" / "demo.yaml")
     assert cfg.verify.checks == ["gold", "shortcut", "nocontext"]
-    assert cfg.synthesize["buckets"] == ["2k", "4k", "8k", "16k"]
+    assert cfg.synthesize.buckets == ["2k", "4k", "8k", "16k"]
     assert cfg.verify.think_gate is False  # SmolLM2 never writes </think>: the gate would zero every reply
     assert all(p.exists() for p in cfg.corpus_paths())
+
+
+def test_config_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    from golong_data.config import load_config
+
+    (tmp_path / "sub").mkdir()
+    cfg_path = _config(tmp_path, synthesize={"taxonomy": "sub/tax.yaml"}, dedup={"against": ["bench.jsonl"]})
+    moved = tmp_path / "sub" / "pipeline.yaml"
+    moved.write_text(cfg_path.read_text().replace("- corpus", "- ../corpus"))
+    cfg = load_config(moved)
+    assert cfg.synthesize.taxonomy == str(tmp_path / "sub" / "sub" / "tax.yaml")
+    assert cfg.dedup.against == [str(tmp_path / "sub" / "bench.jsonl")]
+    assert cfg.section("verify").seed == cfg.seed == 0

@@ -97,28 +97,30 @@ def shard_signatures(shard_dir: str, out_dir: str, threshold: float = 0.8, num_p
 
 def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float = 0.8, num_perm: int = 128,
                      ngram: int = 5, against: Sequence[Path] = (), contam_ngram: int = 13,
-                     order_from: Path | None = None, executor: Any = None, work_dir: Path | None = None) -> str:
-    """Steps 1-3 (see the module docstring); `executor` (pipeline.executor) runs step 1, default in-process."""
+                     order_from: Path | None = None, executor: Any = None, work_dir: Path | None = None,
+                     signatures: Sequence[Path] | None = None) -> str:
+    """Steps 1-3 (see the module docstring); `executor` (pipeline.executor) runs step 1, default in-process.
+    `signatures`: step 1's output directories, one per shard dir, already made (the sharded runner's tasks)."""
     import numpy as np
 
     from golong_data.config import DedupConfig
     from golong_data.dedup.minhash import ExactJaccard, cluster, doc_lsh_params, lsh_params, words
     from golong_data.dedup.stage import RecordTable, ledger_chunk_drops, rejection_detail, with_contamination
     from golong_data.pipeline.executor import Task, get_executor
-    from golong_data.pipeline.shard import shard_manifests
-    from golong_data.pipeline.shard import merge_sorted, upstream_order
+    from golong_data.pipeline.shard import merge_sorted, shard_manifests, upstream_order
     from golong_data.pipeline.stage import StageRun
 
     DedupConfig(threshold, num_perm, ngram, contam_ngram)  # range checks
     dirs = [Path(d) for d in shard_dirs]
     pos = upstream_order(shard_manifests(dirs, "chunk"), order_from)
     work = Path(work_dir) if work_dir else Path(out_dir).with_name(Path(out_dir).name + ".signatures")
-    sig_dirs = [work / f"shard-{i}" for i in range(len(dirs))]
+    sig_dirs = [Path(s) for s in signatures or [work / f"shard-{i}" for i in range(len(dirs))]]
     tasks = [Task(f"signatures {d}", "golong_data.dedup.shards:shard_signatures",
                   {"shard_dir": str(d), "out_dir": str(s), "threshold": threshold, "num_perm": num_perm,
                    "ngram": ngram, "against": [str(p) for p in against], "contam_ngram": contam_ngram})
              for d, s in zip(dirs, sig_dirs, strict=True)]
-    (executor or get_executor("local", workers=1)).run(tasks)
+    if signatures is None:
+        (executor or get_executor("local", workers=1)).run(tasks)
 
     # ---- gather in the single run's order: documents by upstream position; a shard's chunks follow its
     # documents' order, so chunk order is a merge of the shards' chunk lists by their document's position.

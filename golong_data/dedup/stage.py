@@ -26,6 +26,7 @@ from typing import Any
 
 from golong_data.config import DedupConfig
 from golong_data.errors import GolongError
+from golong_data.pipeline.stages import StageResult
 from golong_data.progress import progress
 from golong_data.records import line_offsets
 
@@ -242,3 +243,30 @@ def with_contamination(doc: dict[str, Any], spans: list[list[Any]] | None) -> di
     return {**doc, "quality": {**(doc.get("quality") or {}), "contaminated": spans}}
 
 
+
+
+# ---------------------------------------------------------------- the stage contract (pipeline/stages.py)
+def run(inputs: Path, out_dir: Path, cfg: DedupConfig, shard: str | None = None) -> StageResult:
+    """Unsharded: the dedup stage over the chunk output `inputs`. A shard task ("upstream" sharding): `inputs` is
+    the chunk stage's shard i and out_dir receives its MinHash signatures; `merge` clusters them all."""
+    against = [Path(p) for p in cfg.against]
+    if shard is None:
+        return StageResult(run_dedup(inputs, out_dir, cfg.threshold, cfg.num_perm, cfg.ngram, against,
+                                     cfg.contam_ngram))
+    from golong_data.dedup.shards import shard_signatures
+
+    shard_signatures(str(inputs), str(out_dir), cfg.threshold, cfg.num_perm, cfg.ngram, [str(p) for p in against],
+                     cfg.contam_ngram)
+    return StageResult(f"dedup shard {shard}: signatures of {inputs}")
+
+
+def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: DedupConfig, inputs: Sequence[Path] = ()) -> StageResult:
+    """`shard_dirs`: the shards' signature directories; `inputs`: the chunk shard directories they were made from,
+    in the same order. Clusters over all of them and writes what the unsharded stage writes."""
+    from golong_data.dedup.shards import run_dedup_shards
+
+    if len(inputs) != len(shard_dirs):
+        raise GolongError(f"dedup merge: {len(shard_dirs)} signature dirs but {len(inputs)} chunk shard dirs",
+                          "give the chunk shard directories the signatures were made from, in the same order")
+    return StageResult(run_dedup_shards(inputs, out_dir, cfg.threshold, cfg.num_perm, cfg.ngram,
+                                        [Path(p) for p in cfg.against], cfg.contam_ngram, signatures=shard_dirs))

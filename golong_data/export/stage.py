@@ -36,6 +36,7 @@ from golong_data.export.rows import (
     parquet_schema,
     sample_to_row,
 )
+from golong_data.pipeline.stages import StageResult
 from golong_data.progress import progress
 from golong_data.records import Sample, atomic_open, from_dict, jsonl_lines
 
@@ -327,3 +328,12 @@ def _write_split(run: Any, out_dir: Path, split: str, chosen: list[Entry], files
             h.close()
     run.add_file(f"{split}.parquet")
     run.add_file(f"{split}.jsonl")
+
+
+# ---------------------------------------------------------------- the stage contract (pipeline/stages.py)
+def run(inputs: Path, out_dir: Path, cfg: ExportConfig, shard: str | None = None) -> StageResult:
+    """Export is not sharded (pipeline/stages.py says why): `shard` must be None."""
+    if shard is not None:
+        raise GolongError("export is not sharded", "run it once on the merged verify output")
+    result = run_export(inputs, out_dir, cfg, seed=cfg.seed, command=cfg.command, config_text=cfg.config_text)
+    return StageResult(result.line, result.notes(), result)

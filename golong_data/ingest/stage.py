@@ -10,12 +10,14 @@ finds files, dispatches on content (magic bytes) and suffix, and writes outputs 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from golong_data.config import IngestConfig
 from golong_data.errors import InputError
 from golong_data.ingest.quality import repeat_reason
+from golong_data.pipeline.stages import StageResult
 from golong_data.progress import progress
 from golong_data.records import Document
 
@@ -213,3 +215,18 @@ def run_ingest(paths: list[Path], out: Path, shard: str | None = None, workers: 
                 docs.write(item)
         line = run.summary("ingested")
     return IngestSummary(line=line, ingested=docs.count, rejected=run.n_rejected)
+
+
+# ---------------------------------------------------------------- the stage contract (pipeline/stages.py)
+def run(inputs: Sequence[Path], out_dir: Path, cfg: IngestConfig, shard: str | None = None) -> StageResult:
+    # A shard task reads with one process: the executor's tasks are the parallelism.
+    workers = cfg.workers if cfg.workers is not None or shard is None else 1
+    summary = run_ingest([Path(p) for p in inputs], out_dir, shard=shard, workers=workers)
+    return StageResult(summary.line, detail=summary)
+
+
+def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: IngestConfig, inputs: Sequence[Path] = ()) -> StageResult:
+    """`inputs`: the corpus paths the shards were given (their file order is the output order)."""
+    from golong_data.ingest.merge import merge_ingest
+
+    return StageResult(merge_ingest(shard_dirs, out_dir, inputs))

@@ -12,19 +12,20 @@ wrote the same bytes stays skipped, so touching one input re-runs only what its 
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from golong_data.config import STAGES, PipelineConfig, load_config
-from golong_data.errors import ConfigError, GolongError
+from golong_data.config import PipelineConfig, load_config
+from golong_data.errors import ConfigError
+from golong_data.pipeline.executor import get_executor
+from golong_data.pipeline.sharded import run_sharded
 from golong_data.pipeline.stage import REJECTED, input_fingerprint, is_up_to_date, read_manifest
+from golong_data.pipeline.stages import STAGES, Stage, StageResult
 from golong_data.records import atomic_open
 
 RUN_RECORD = ".run.json"  # a dot file: input fingerprints skip it, so it never makes a downstream stage stale
@@ -47,142 +48,13 @@ class RunResult:
         )
 
 
-def _check_kwargs(stage: str, fn: Callable[..., Any], options: dict[str, Any], fixed: set[str]) -> None:
-    """Unknown keys in a stage's section are errors that list what the stage accepts."""
-    params = [p for p in inspect.signature(fn).parameters if p not in fixed]
-    unknown = sorted(set(options) - set(params))
-    if unknown:
-        raise ConfigError(f"{stage}: unknown option(s) {', '.join(unknown)}", f"{stage} accepts: {', '.join(params)}")
-
-
-def _missing(stage: str, err: Exception) -> GolongError:
-    return GolongError(
-        f"stage '{stage}' is not available in this installation ({err})",
-        f"the {stage} stage has not landed yet; run the stages before it by hand, or update golong-data",
-    )
-
-
-def _executor(cfg: PipelineConfig) -> Any:
-    """The shard executor of a `shards:` section with n > 1, else None (the stages run as they are)."""
-    if cfg.shards.n <= 1:
-        return None
-    from golong_data.pipeline.executor import get_executor
-
-    return get_executor(cfg.shards.executor, cfg.shards.workers, cfg.shards.ray_address)
-
-
-def _stage_ingest(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
-    try:
-        from golong_data.ingest.stage import run_ingest
-    except ImportError as e:
-        raise _missing("ingest", e) from e
-    _check_kwargs("ingest", run_ingest, cfg.ingest, {"paths", "out", "shard"})
-    if ex := _executor(cfg):
-        from golong_data.pipeline import sharded
-
-        return sharded.ingest(ex, cfg.shards.n, inp, out, **cfg.ingest)
-    return str(run_ingest(inp, out, **cfg.ingest).line)
-
-
-def _stage_chunk(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
-    try:
-        from golong_data.chunk import run_chunk
-    except ImportError as e:
-        raise _missing("chunk", e) from e
-    _check_kwargs("chunk", run_chunk, cfg.chunk, {"in_dir", "out_dir", "shard"})
-    if "max_tokens" not in cfg.chunk:
-        raise ConfigError("chunk.max_tokens is required", "set chunk: {max_tokens: 2048}")
-    if ex := _executor(cfg):
-        from golong_data.pipeline import sharded
-
-        return sharded.chunk(ex, cfg.shards.n, inp[0], out, **cfg.chunk)
-    return str(run_chunk(inp[0], out, **cfg.chunk))
-
-
-def _stage_dedup(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
-    try:
-        from golong_data.dedup.stage import run_dedup  # type: ignore[attr-defined]
-    except ImportError as e:
-        raise _missing("dedup", e) from e
-    ex = _executor(cfg)
-    fn: Callable[..., Any] = run_dedup
-    if ex:
-        from golong_data.dedup.shards import run_dedup_shards as fn  # its sharded twin takes the same options
-    params = inspect.signature(fn).parameters
-    _check_kwargs("dedup", fn, cfg.dedup, set(list(params)[:2]) | {"executor", "work_dir", "order_from"})
-    opts = dict(cfg.dedup)
-    if "against" in opts:  # benchmark files to decontaminate against, relative to the config
-        opts["against"] = [cfg.resolve(p) for p in opts["against"]]
-    if ex:
-        from golong_data.pipeline import sharded
-
-        return sharded.dedup(ex, cfg.shards.n, inp[0], out, **opts)  # over the chunk stage's shards
-    res = run_dedup(inp[0], out, **opts)
-    return str(getattr(res, "line", res))
-
-
-def _stage_synthesize(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
-    try:
-        from golong_data.synth.stage import SynthConfig, run_synthesize
-    except ImportError as e:
-        raise _missing("synthesize", e) from e
-    opts = dict(cfg.synthesize)
-    taxonomy = opts.pop("taxonomy", None)
-    names = {f.name for f in fields(SynthConfig)} - {"seed", "shard"}
-    unknown = sorted(set(opts) - names)
-    if unknown:
-        raise ConfigError(f"synthesize: unknown option(s) {', '.join(unknown)}",
-                          f"synthesize accepts: {', '.join(sorted(names | {'taxonomy'}))}")
-    if ex := _executor(cfg):
-        from golong_data.pipeline import sharded
-
-        return sharded.synthesize(ex, cfg.shards.n, inp[0], out, SynthConfig(**opts, seed=cfg.seed), taxonomy)
-    summary = run_synthesize(inp[0], out, SynthConfig(**opts, seed=cfg.seed), taxonomy_path=taxonomy)
-    if summary.table:
-        print(summary.table, file=sys.stderr)
-    return str(summary.line)
-
-
-def _stage_verify(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
-    from dataclasses import replace
-
-    from golong_data.verify.stage import run_verify
-
-    v = cfg.verify
-    v = replace(v, documents=str(cfg.resolve(v.documents)) if v.documents else None,
-                cache_path=str(cfg.resolve(v.cache_path)) if v.cache_path else None)
-    if ex := _executor(cfg):
-        from golong_data.pipeline import sharded
-
-        return sharded.verify(ex, cfg.shards.n, inp[0], out, v, seed=cfg.seed)
-    summary = run_verify(inp[0], out, v, seed=cfg.seed)
-    print(summary.table, file=sys.stderr)
-    return summary.line
-
-
-def _stage_export(cfg: PipelineConfig, inp: list[Path], out: Path) -> str:
-    from dataclasses import replace
-
-    from golong_data.export.stage import run_export
-
-    ex = cfg.export
-    ex_resolved = replace(ex, imports=[str(cfg.resolve(p)) for p in ex.imports],
-                          taxonomy=str(cfg.resolve(ex.taxonomy)) if ex.taxonomy else None)
-    command = f"golong-data run {cfg.config_path}"
-    result = run_export(inp[0], out, ex_resolved, seed=cfg.seed, command=command, config_text=cfg.source)
-    for note in result.notes():
-        print(note, file=sys.stderr)
-    return result.line
-
-
-RUNNERS: dict[str, Callable[[PipelineConfig, list[Path], Path], str]] = {
-    "ingest": _stage_ingest,
-    "chunk": _stage_chunk,
-    "dedup": _stage_dedup,
-    "synthesize": _stage_synthesize,
-    "verify": _stage_verify,
-    "export": _stage_export,
-}
+def run_stage(cfg: PipelineConfig, stage: Stage, inputs: Any, out: Path) -> StageResult:
+    """One stage of the pipeline, as shard tasks when the config has `shards: {n: >1}` and the stage shards."""
+    section = cfg.section(stage.name)
+    if cfg.shards.n > 1 and stage.shards:
+        ex = get_executor(cfg.shards.executor, cfg.shards.workers, cfg.shards.ray_address)
+        return run_sharded(stage, ex, cfg.shards.n, inputs, out, section)
+    return stage.run(inputs, out, section)
 
 
 def stale_reason(stage_dir: Path, inputs: list[Path], settings: dict[str, Any]) -> str | None:
@@ -229,7 +101,10 @@ def run_pipeline(config_path: Path | str, force: list[str] | None = None) -> Run
         else:
             print(f"run: {stage:<10} running ({why})", file=sys.stderr)
             t0 = time.perf_counter()
-            line = RUNNERS[stage](cfg, prev, out)
+            res = run_stage(cfg, STAGES[stage], prev if STAGES[stage].reads == "corpus" else prev[0], out)
+            for note in res.notes:
+                print(note, file=sys.stderr)
+            line = res.line
             print(f"{line}  [{time.perf_counter() - t0:.1f}s]", file=sys.stderr)
             with atomic_open(out / RUN_RECORD) as f:
                 json.dump({"settings": settings, "inputs": input_fingerprint(watched)}, f, indent=1, sort_keys=True)

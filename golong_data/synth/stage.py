@@ -16,7 +16,8 @@ import functools
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from golong_data.config import SynthConfig
 from golong_data.errors import ConfigError, GolongError
 from golong_data.pipeline.shard import in_shard, parse_shard
 from golong_data.pipeline.stage import StageRun
+from golong_data.pipeline.stages import StageResult
 from golong_data.progress import progress
 from golong_data.records import Chunk, Document, Sample, content_id, read_records, stage_file
 from golong_data.resources import data_dir
@@ -377,3 +379,17 @@ def summary_table(tasks: list[str], buckets: list[str], made: Counter[tuple[str,
     lines.append(f"{'total':<{w}}  " + "  ".join(f"{sum(made[(t, b)] for t in tasks):>8}" for b in buckets)
                  + f"  = {total} samples")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the stage contract (pipeline/stages.py)
+def run(inputs: Path, out_dir: Path, cfg: SynthConfig, shard: str | None = None) -> StageResult:
+    taxonomy = Path(cfg.taxonomy) if cfg.taxonomy else None
+    summary = run_synthesize(inputs, out_dir, replace(cfg, shard=shard or cfg.shard), taxonomy_path=taxonomy)
+    return StageResult(summary.line, [summary.table] if summary.table else [], summary)
+
+
+def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: SynthConfig, inputs: Sequence[Path] = ()) -> StageResult:
+    """The shards' raw attempts, merged by slot (golong_data.synth.merge); `inputs` is not needed."""
+    from golong_data.synth.merge import merge_synthesize
+
+    return StageResult(merge_synthesize(shard_dirs, out_dir))

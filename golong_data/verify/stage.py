@@ -25,12 +25,14 @@ import itertools
 import json
 import os
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from golong_data.config import ALL_CHECKS, VerifyConfig, parse_band
 from golong_data.errors import GolongError
+from golong_data.pipeline.stages import StageResult
 from golong_data.records import Sample, iter_jsonl, read_records, stage_file
 from golong_data.verify import checks as C
 from golong_data.verify.shortcuts import THINK_PREFIX, split_prompt
@@ -426,3 +428,16 @@ def render_table(table: dict[tuple[str, str], Counter[str]], rates: dict[str, li
         row += "   " + " ".join(str(hist.get(i, 0)) for i in range(10)) if rates.get(t) else ""
         lines.append(row)
     return "\n".join(lines) + "\n(passed/checked per check; ?n: n inconclusive -- kept, not passed)"
+
+
+# ---------------------------------------------------------------- the stage contract (pipeline/stages.py)
+def run(inputs: Path, out_dir: Path, cfg: VerifyConfig, shard: str | None = None) -> StageResult:
+    summary = run_verify(inputs, out_dir, cfg, seed=cfg.seed, shard=shard)
+    return StageResult(summary.line, [summary.table] if summary.table else [], summary)
+
+
+def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: VerifyConfig, inputs: Sequence[Path] = ()) -> StageResult:
+    """`inputs`: optionally the samples.jsonl (or its dir) the shards read; default: named in their manifests."""
+    from golong_data.verify.merge import merge_verify
+
+    return StageResult(merge_verify(shard_dirs, out_dir, inputs[0] if inputs else None))
