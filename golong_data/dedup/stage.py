@@ -113,6 +113,119 @@ def input_files(in_dir: Path) -> tuple[Path, Path]:
     return docs, chunks
 
 
+def dedup_config(threshold: float, num_perm: int, ngram: int, against: Sequence[Path],
+                 contam_ngram: int) -> dict[str, Any]:
+    """The stage's manifest config, with the LSH banding its threshold gives (dedup and dedup-shards)."""
+    from golong_data.dedup.minhash import doc_lsh_params, lsh_params
+
+    bands, rows = lsh_params(threshold, num_perm)
+    doc_bands, doc_rows = doc_lsh_params(threshold, num_perm)
+    return {
+        "threshold": threshold, "num_perm": num_perm, "ngram": ngram, "lsh_bands": bands, "lsh_rows": rows,
+        "doc_lsh_bands": doc_bands, "doc_lsh_rows": doc_rows,
+        "against": [Path(p).name for p in against], "contam_ngram": contam_ngram,
+    }
+
+
+def _scan_documents(docs_path: Path, hasher: Any) -> tuple[RecordTable, dict[str, int], list[str]]:
+    """Pass over documents.jsonl: the record table, each id's byte offset, each document's source path."""
+    from golong_data.dedup.minhash import exact_key
+    from golong_data.dedup.minhash import words as words_of
+
+    docs = RecordTable()
+    offsets: dict[str, int] = {}
+    sources: list[str] = []
+    for off, d in progress(line_offsets(docs_path), desc="dedup: documents", unit="doc", leave=False):
+        if not isinstance(d.get("id"), str) or not isinstance(d.get("text"), str):
+            raise GolongError(f"{docs_path}: a record at byte {off} has no string id/text",
+                              "documents.jsonl must hold Document records (golong-data ingest writes them)")
+        text = d["text"]
+        ws = words_of(text)
+        docs.add(d["id"], len(text), ws, exact_key(ws, text), hasher)
+        offsets.setdefault(d["id"], off)
+        sources.append(str((d.get("source") or {}).get("path", "")))
+    return docs, offsets, sources
+
+
+def ledger_document_drops(run: Any, ids: list[str], sources: list[str],
+                          drops: dict[int, Any]) -> tuple[set[str], dict[str, str]]:
+    """One rejection per dropped document, in input order; returns the kept ids and, per dropped id, the id kept
+    in its place (dedup and dedup-shards write the same lines)."""
+    kept_doc_ids = {ids[i] for i in range(len(ids)) if i not in drops}
+    for i in sorted(drops):
+        dr = drops[i]
+        run.reject(ids[i], dr.reason, rejection_detail(kept=ids[dr.kept], similarity=dr.similarity,
+                                                       path=sources[i], kept_path=sources[dr.kept]))
+    dropped_doc_kept = {ids[i]: ids[dr.kept] for i, dr in drops.items() if ids[i] not in kept_doc_ids}
+    return kept_doc_ids, dropped_doc_kept
+
+
+def reject_orphan_chunk(run: Any, cid: str, did: str, dropped_doc_kept: dict[str, str]) -> None:
+    """Ledger a chunk whose document is not kept: a duplicate document's, or one no document has."""
+    if did in dropped_doc_kept:
+        run.reject(cid, "duplicate_document", rejection_detail(doc_id=did, kept=dropped_doc_kept[did]))
+    else:
+        run.reject(cid, "unknown_document", rejection_detail(doc_id=did))
+
+
+@dataclass
+class _ChunkScan:
+    """The chunks left to cluster after the first pass over chunks.jsonl, and what that pass decided."""
+
+    table: RecordTable = field(default_factory=RecordTable)
+    positions: list[int] = field(default_factory=list)  # line number in chunks.jsonl of each clustered chunk
+    chunk_doc: list[str] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    contaminated: dict[str, list[list[Any]]] = field(default_factory=dict)  # doc id -> [[start, end, benchmark]]
+    n_chunks: int = 0
+
+
+def _scan_chunks(run: Any, chunks_path: Path, texts: DocTexts, bench: Any, hasher: Any, kept_doc_ids: set[str],
+                 dropped_doc_kept: dict[str, str]) -> _ChunkScan:
+    """Pass over chunks.jsonl: ledger chunks of dropped documents, bad spans and benchmark quotes; table the rest."""
+    from golong_data.dedup.minhash import exact_key
+    from golong_data.dedup.minhash import words as words_of
+
+    scan = _ChunkScan()
+    for pos, (_, c) in enumerate(progress(line_offsets(chunks_path), desc="dedup: chunks", unit="chunk",
+                                          leave=False)):
+        scan.n_chunks += 1
+        cid, did = c.get("id", f"line {pos + 1}"), c.get("doc_id", "")
+        if did not in kept_doc_ids:
+            reject_orphan_chunk(run, cid, did, dropped_doc_kept)
+            continue
+        text = texts.get(did)
+        s, e = c.get("start"), c.get("end")
+        if not (isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= len(text)):
+            run.reject(cid, "bad_span", rejection_detail(doc_id=did, start=s, end=e, doc_chars=len(text)))
+            continue
+        piece = text[s:e]
+        ws = words_of(piece)
+        hit = bench.match(piece, ws)
+        if hit is not None:
+            run.reject(cid, "contaminated", rejection_detail(benchmark=hit.benchmark, ngram=hit.ngram))
+            scan.contaminated.setdefault(did, []).append([s, e, hit.benchmark])
+            continue
+        scan.table.add(cid, e - s, ws, exact_key(ws, piece), hasher)
+        scan.positions.append(pos)
+        scan.chunk_doc.append(did)
+        scan.spans.append((s, e))
+    return scan
+
+
+def _write_kept(run: Any, docs_path: Path, chunks_path: Path, doc_drops: dict[int, Any],
+                contaminated: dict[str, list[list[Any]]], kept_lines: set[int]) -> tuple[Any, Any]:
+    """Step (4): the kept documents (with their contamination marks) and chunks, in input order."""
+    docs_w, chunks_w = run.writer("documents.jsonl"), run.writer("chunks.jsonl")
+    for i, (_, d) in enumerate(line_offsets(docs_path)):
+        if i not in doc_drops:
+            docs_w.write(with_contamination(d, contaminated.get(d.get("id"))))
+    for pos, (_, c) in enumerate(line_offsets(chunks_path)):
+        if pos in kept_lines:
+            chunks_w.write(c)
+    return docs_w, chunks_w
+
+
 def run_dedup(
     in_dir: Path,
     out_dir: Path,
@@ -124,104 +237,48 @@ def run_dedup(
 ) -> str:
     """The dedup stage (see the module docstring); returns the one-line summary."""
     from golong_data.dedup.decontam import BenchmarkIndex
-    from golong_data.dedup.minhash import BatchMinHasher, ExactJaccard, cluster, doc_lsh_params, exact_key, lsh_params
+    from golong_data.dedup.minhash import BatchMinHasher, ExactJaccard, cluster
     from golong_data.dedup.minhash import words as words_of
     from golong_data.pipeline.stage import StageRun
 
     DedupConfig(threshold, num_perm, ngram, contam_ngram)  # range checks
     docs_path, chunks_path = input_files(in_dir)
     against = [Path(p) for p in against]
-    bands, rows = lsh_params(threshold, num_perm)
-    doc_bands, doc_rows = doc_lsh_params(threshold, num_perm)
-    config = {
-        "threshold": threshold, "num_perm": num_perm, "ngram": ngram, "lsh_bands": bands, "lsh_rows": rows,
-        "doc_lsh_bands": doc_bands, "doc_lsh_rows": doc_rows,
-        "against": [p.name for p in against], "contam_ngram": contam_ngram,
-    }
+    config = dedup_config(threshold, num_perm, ngram, against, contam_ngram)
     hasher = BatchMinHasher(num_perm=num_perm, ngram=ngram)
     bench = BenchmarkIndex.from_files(against, contam_ngram)
 
     with StageRun("dedup", out_dir, inputs=[docs_path, chunks_path, *against], config=config) as run:
         # (1) documents
-        docs = RecordTable()
-        offsets: dict[str, int] = {}
-        sources: list[str] = []
-        for off, d in progress(line_offsets(docs_path), desc="dedup: documents", unit="doc", leave=False):
-            if not isinstance(d.get("id"), str) or not isinstance(d.get("text"), str):
-                raise GolongError(f"{docs_path}: a record at byte {off} has no string id/text",
-                                  "documents.jsonl must hold Document records (golong-data ingest writes them)")
-            text = d["text"]
-            ws = words_of(text)
-            docs.add(d["id"], len(text), ws, exact_key(ws, text), hasher)
-            offsets.setdefault(d["id"], off)
-            sources.append(str((d.get("source") or {}).get("path", "")))
+        docs, offsets, sources = _scan_documents(docs_path, hasher)
         doc_sigs = docs.signatures(hasher)
         texts = DocTexts(docs_path, offsets)
         doc_verify = ExactJaccard(lambda i: words_of(texts.get(docs.ids[i])), ngram)
         doc_drops = {dr.index: dr for dr in cluster(docs.order(), docs.keys, doc_sigs, docs.has_sig, threshold,
-                                                       doc_bands, doc_rows, doc_verify)}
+                                                       config["doc_lsh_bands"], config["doc_lsh_rows"], doc_verify)}
         del doc_sigs
-        kept_doc_ids = {docs.ids[i] for i in range(len(docs.ids)) if i not in doc_drops}
-        for i in sorted(doc_drops):
-            dr = doc_drops[i]
-            run.reject(docs.ids[i], dr.reason, rejection_detail(kept=docs.ids[dr.kept], similarity=dr.similarity,
-                                                       path=sources[i], kept_path=sources[dr.kept]))
-        dropped_doc_kept = {docs.ids[i]: docs.ids[dr.kept] for i, dr in doc_drops.items()
-                            if docs.ids[i] not in kept_doc_ids}
+        kept_doc_ids, dropped_doc_kept = ledger_document_drops(run, docs.ids, sources, doc_drops)
 
         # (2) chunks: dropped documents, bad spans, contamination; then (3) signatures for the rest
-        chunks = RecordTable()
-        positions: list[int] = []  # line number in chunks.jsonl of each clustered chunk
-        chunk_doc: list[str] = []
-        spans: list[tuple[int, int]] = []
-        contaminated: dict[str, list[list[Any]]] = {}  # doc id -> [[start, end, benchmark], ...]
-        n_chunks = 0
         try:
-            for pos, (_, c) in enumerate(progress(line_offsets(chunks_path), desc="dedup: chunks", unit="chunk",
-                                              leave=False)):
-                n_chunks += 1
-                cid, did = c.get("id", f"line {pos + 1}"), c.get("doc_id", "")
-                if did not in kept_doc_ids:
-                    if did in dropped_doc_kept:
-                        run.reject(cid, "duplicate_document", rejection_detail(doc_id=did, kept=dropped_doc_kept[did]))
-                    else:
-                        run.reject(cid, "unknown_document", rejection_detail(doc_id=did))
-                    continue
-                text = texts.get(did)
-                s, e = c.get("start"), c.get("end")
-                if not (isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= len(text)):
-                    run.reject(cid, "bad_span", rejection_detail(doc_id=did, start=s, end=e, doc_chars=len(text)))
-                    continue
-                piece = text[s:e]
-                ws = words_of(piece)
-                hit = bench.match(piece, ws)
-                if hit is not None:
-                    run.reject(cid, "contaminated", rejection_detail(benchmark=hit.benchmark, ngram=hit.ngram))
-                    contaminated.setdefault(did, []).append([s, e, hit.benchmark])
-                    continue
-                chunks.add(cid, e - s, ws, exact_key(ws, piece), hasher)
-                positions.append(pos)
-                chunk_doc.append(did)
-                spans.append((s, e))
+            scan = _scan_chunks(run, chunks_path, texts, bench, hasher, kept_doc_ids, dropped_doc_kept)
+            chunks, chunk_doc, spans = scan.table, scan.chunk_doc, scan.spans
             sigs = chunks.signatures(hasher)
             verify = ExactJaccard(lambda i: words_of(texts.get(chunk_doc[i])[spans[i][0] : spans[i][1]]), ngram)
-            chunk_drops = cluster(chunks.order(), chunks.keys, sigs, chunks.has_sig, threshold, bands, rows, verify)
+            chunk_drops = cluster(chunks.order(), chunks.keys, sigs, chunks.has_sig, threshold,
+                                  config["lsh_bands"], config["lsh_rows"], verify)
             del sigs
         finally:
             texts.close()
         dropped = ledger_chunk_drops(run, chunks.ids, chunk_doc, chunk_drops)
-        kept_lines = set(positions) - {positions[i] for i in dropped}
+        kept_lines = set(scan.positions) - {scan.positions[i] for i in dropped}
 
         # (4) write what is kept, in input order
-        docs_w, chunks_w = run.writer("documents.jsonl"), run.writer("chunks.jsonl")
-        for i, (_, d) in enumerate(line_offsets(docs_path)):
-            if i not in doc_drops:
-                docs_w.write(with_contamination(d, contaminated.get(d.get("id"))))
-        for pos, (_, c) in enumerate(line_offsets(chunks_path)):
-            if pos in kept_lines:
-                chunks_w.write(c)
-        run.counts.update({"documents_in": len(docs.ids), "chunks_in": n_chunks, "benchmark_ngrams": bench.n_ngrams})
-    return run.summary(what=f"kept {docs_w.count} of {len(docs.ids)} documents, {chunks_w.count} of {n_chunks} chunks")
+        docs_w, chunks_w = _write_kept(run, docs_path, chunks_path, doc_drops, scan.contaminated, kept_lines)
+        run.counts.update({"documents_in": len(docs.ids), "chunks_in": scan.n_chunks,
+                           "benchmark_ngrams": bench.n_ngrams})
+    return run.summary(what=f"kept {docs_w.count} of {len(docs.ids)} documents, {chunks_w.count} of "
+                            f"{scan.n_chunks} chunks")
 
 
 def ledger_chunk_drops(run: Any, ids: list[str], chunk_doc: list[str], drops: list[Any]) -> set[int]:

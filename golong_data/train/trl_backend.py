@@ -320,20 +320,10 @@ def build_tiny_model(tokenizer: Any, seed: int, hidden: int = 64, layers: int = 
     return model
 
 
-def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | None = None, model: Any = None,
-              tokenizer: Any = None, callbacks: list[Any] | None = None) -> dict[str, Any]:
-    """Train with TRL; returns a summary (steps, timings, paths, the trainer). Writes into cfg.output_dir.
-
-    `model` / `tokenizer`: already-built objects to train instead of cfg.model / --tiny (the GPU check passes
-    the loaded model to both algorithms). `callbacks`: extra transformers TrainerCallbacks.
-    """
-    from datasets import Dataset
-    from transformers import AutoTokenizer
+def _last_checkpoint(cfg: TrainConfig, out: Path) -> str | None:
+    """The run's last checkpoint-*, checked against --resume (resume needs one, a fresh run must find none)."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    cfg.validate()
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     last = get_last_checkpoint(str(out))
     if cfg.resume and last is None:
         raise GolongError(f"--resume: no checkpoint-* in {out}",
@@ -341,7 +331,11 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
     if not cfg.resume and last is not None:
         raise GolongError(f"{out} already holds {Path(last).name}", "add --resume to continue it, or pick another "
                           "--output-dir")
+    return last
 
+
+def _train_and_held_out(cfg: TrainConfig, echo: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The training rows and the held-out evaluation rows (--eval-data, else --eval-split of the data, else none)."""
     rows = load_rows(Path(cfg.data))  # type: ignore[arg-type]
     held_out: list[dict[str, Any]] = []
     if cfg.eval_data is not None:
@@ -351,7 +345,14 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
 
         rows, held_out = split_rows(rows, cfg.eval_split, cfg.seed)
         echo(f"train: held out {len(held_out)} of {len(rows) + len(held_out)} samples for evaluation")
-    tok_dir = out / "tokenizer"
+    return rows, held_out
+
+
+def _model_and_tokenizer(cfg: TrainConfig, rows: list[dict[str, Any]], tok_dir: Path, model: Any, tokenizer: Any,
+                         echo: Any) -> tuple[Any, Any]:
+    """The caller's model and tokenizer if both are given, else --tiny's (built on the rows) or cfg.model's."""
+    from transformers import AutoTokenizer
+
     if model is not None and tokenizer is not None:
         pass  # built by the caller
     elif cfg.tiny:
@@ -366,7 +367,12 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
         from golong_data.train.models import load_model_and_tokenizer
 
         model, tokenizer = load_model_and_tokenizer(cfg.model, echo=echo)  # type: ignore[arg-type]
+    return model, tokenizer
 
+
+def _fitting_rows(cfg: TrainConfig, rows: list[dict[str, Any]], model: Any, tokenizer: Any,
+                  echo: Any) -> list[dict[str, Any]]:
+    """The rows whose prompt fits --max-prompt-tokens and leaves room for a completion in the model's window."""
     # A prompt plus its completion must fit the model's window (8K for SmolLM2), whatever --max-prompt-tokens says.
     window = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     limit = min(cfg.max_prompt_tokens, window - cfg.max_completion_length) if window else cfg.max_prompt_tokens
@@ -376,9 +382,13 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
                           "raise --max-prompt-tokens or use shorter samples")
     if len(kept) < len(rows):
         echo(f"train: left out {len(rows) - len(kept)} of {len(rows)} prompts over {limit} tokens")
+    return kept
 
+
+def _grpo_args(cfg: TrainConfig, out: Path) -> GRPOConfig:
+    """TRL's GRPOConfig for this run: verl's settings where TRL has a knob for them."""
     use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
-    args = GRPOConfig(
+    return GRPOConfig(
         output_dir=str(out),
         max_steps=cfg.max_steps,
         learning_rate=cfg.learning_rate,
@@ -407,13 +417,37 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
         disable_tqdm=True,
         use_transformers_continuous_batching=cfg.generation == "paged",
     )
-    metrics_cb = JsonlMetrics(out / "metrics.jsonl", echo)
+
+
+def _write_run_config(cfg: TrainConfig, out: Path) -> None:
+    """train_config.json, and the reward settings as the first metrics.jsonl row."""
     (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
     # The reward settings go into metrics.jsonl too, so a curve read alone says how it was scored.
     with open(out / "metrics.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps({"step": 0, "event": "config", "profile": cfg.profile, "think_gate": not cfg.no_think_gate
                             and get_profile(cfg.profile).think_gate, "algo": cfg.algo,
                             "generation": cfg.generation}) + "\n")
+
+
+def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | None = None, model: Any = None,
+              tokenizer: Any = None, callbacks: list[Any] | None = None) -> dict[str, Any]:
+    """Train with TRL; returns a summary (steps, timings, paths, the trainer). Writes into cfg.output_dir.
+
+    `model` / `tokenizer`: already-built objects to train instead of cfg.model / --tiny (the GPU check passes
+    the loaded model to both algorithms). `callbacks`: extra transformers TrainerCallbacks.
+    """
+    from datasets import Dataset
+
+    cfg.validate()
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    last = _last_checkpoint(cfg, out)
+    rows, held_out = _train_and_held_out(cfg, echo)
+    model, tokenizer = _model_and_tokenizer(cfg, rows, out / "tokenizer", model, tokenizer, echo)
+    kept = _fitting_rows(cfg, rows, model, tokenizer, echo)
+    args = _grpo_args(cfg, out)
+    metrics_cb = JsonlMetrics(out / "metrics.jsonl", echo)
+    _write_run_config(cfg, out)
     eval_cb = HeldOutEval(held_out, tokenizer, cfg, echo) if held_out else None
     trainer = GolongGRPOTrainer(
         model=model,
