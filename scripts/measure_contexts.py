@@ -149,14 +149,15 @@ def measure(samples: list[dict[str, Any]], docs: dict[str, dict[str, Any]], tok:
 def build(config: Path, work: Path) -> Path:
     """Run the config's stages up to synthesize into `work`; returns the synthesize directory."""
     from golong_data.config import load_config
-    from golong_data.pipeline.run import RUNNERS
+    from golong_data.pipeline.run import run_stage
+    from golong_data.pipeline.stages import STAGES
 
     cfg = load_config(config)
-    prev = cfg.corpus_paths()
+    prev: object = cfg.corpus_paths()
     for stage in ("ingest", "chunk", "dedup", "synthesize"):
         out = work / stage
-        print(f"{stage}: {RUNNERS[stage](cfg, prev, out)}", file=sys.stderr)
-        prev = [out]
+        print(run_stage(cfg, STAGES[stage], prev, out).line, file=sys.stderr)
+        prev = out
     return work / "synthesize"
 
 

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from shards_helpers import MAX_TOKENS, THRESHOLD, N
+from shards_helpers import MAX_TOKENS, THRESHOLD, N, shard_front
 
 from golong_data.pipeline.shard import in_shard
 
@@ -75,9 +75,8 @@ def single(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sharded_local(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """ingest/chunk/dedup as N shard tasks on the local process pool (2 workers), merged."""
     from golong_data.pipeline.executor import LocalExecutor
-    from golong_data.pipeline.sharded import run_sharded
 
     w = tmp_path_factory.mktemp("sharded")
-    run_sharded([corpus], w, N, MAX_TOKENS, LocalExecutor(workers=2, progress=False), threshold=THRESHOLD)
+    shard_front(LocalExecutor(workers=2, progress=False), corpus, w)
     return w
 

@@ -121,8 +121,8 @@ def test_local_executor_retries_a_killed_worker_without_repeating_llm_calls(tmp_
 
 
 def test_local_executor_reports_a_task_that_keeps_failing() -> None:
-    bad = Task("bad shard", "golong_data.pipeline.merge:merge_shards", {"stage": "export", "shard_dirs": [], "out": "x"})
-    with pytest.raises(GolongError, match="'bad shard' failed 2 times: cannot merge 'export'"):
+    bad = Task("bad shard", "golong_data.pipeline.stages:get_stage", {"name": "no-such-stage"})
+    with pytest.raises(GolongError, match="'bad shard' failed 2 times: no stage 'no-such-stage'"):
         LocalExecutor(workers=1, retries=1, progress=False).run([bad])
 
 

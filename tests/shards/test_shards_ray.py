@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from shards_helpers import FILES, MAX_TOKENS, THRESHOLD, N, same_bytes
+from shards_helpers import FILES, same_bytes, shard_front
 
 from golong_data.pipeline.executor import RayExecutor, Task
 
@@ -35,9 +35,7 @@ def ray_session() -> Iterator[None]:
 
 def test_ray_executor_equals_local_executor(ray_session: None, corpus: Path, sharded_local: Path,
                                             tmp_path: Path) -> None:
-    from golong_data.pipeline.sharded import run_sharded
-
-    run_sharded([corpus], tmp_path, N, MAX_TOKENS, RayExecutor(progress=False), threshold=THRESHOLD)
+    shard_front(RayExecutor(progress=False), corpus, tmp_path)
     for stage, names in FILES.items():
         for name in names:
             same_bytes(sharded_local / stage / name, tmp_path / stage / name)
@@ -64,7 +62,7 @@ def test_ray_retries_a_killed_task_without_repeating_llm_calls(ray_session: None
 def test_ray_reports_a_task_that_keeps_failing(ray_session: None) -> None:
     from golong_data.errors import GolongError
 
-    bad = Task("bad shard", "golong_data.pipeline.merge:merge_shards", {"stage": "verify", "shard_dirs": [], "out": "x"})
+    bad = Task("bad shard", "golong_data.pipeline.stages:get_stage", {"name": "no-such-stage"})
     with pytest.raises(GolongError, match="'bad shard' failed after 1 retries"):
         RayExecutor(retries=1, progress=False).run([bad])
 
@@ -73,7 +71,8 @@ def test_ray_synthesize_and_verify_shards_equal_the_single_run(ray_session: None
                                                                tmp_path: Path) -> None:
     """The LLM-facing stages as Ray tasks (LLM calls from Ray workers to the endpoint), merged: one run's bytes."""
     from golong_data.config import VerifyConfig
-    from golong_data.pipeline import sharded
+    from golong_data.pipeline.sharded import run_sharded
+    from golong_data.pipeline.stages import STAGES
     from golong_data.synth.stage import SynthConfig, run_synthesize
     from golong_data.verify.stage import run_verify
 
@@ -83,16 +82,16 @@ def test_ray_synthesize_and_verify_shards_equal_the_single_run(ray_session: None
     synth = SynthConfig(per_type=2, buckets=["2k"], tasks=["precise_retrieval", "sequence_ordering",
                                                            "exhaustive_retrieval"])
     run_synthesize(sharded_local / "dedup", tmp_path / "single" / "synthesize", synth)
-    sharded.synthesize(RayExecutor(progress=False), 3, sharded_local / "dedup", tmp_path / "ray" / "synthesize",
-                       synth)
+    run_sharded(STAGES["synthesize"], RayExecutor(progress=False), 3, sharded_local / "dedup",
+                tmp_path / "ray" / "synthesize", synth)
     with FakeOpenAIServer() as srv:
         def vcfg(name: str) -> VerifyConfig:
             return VerifyConfig(checks=["gold", "nocontext"], base_url=srv.base_url, solver="fake",
                                 cache_path=str(tmp_path / f"{name}.sqlite"))
 
         run_verify(tmp_path / "single" / "synthesize", tmp_path / "single" / "verify", vcfg("single"))
-        sharded.verify(RayExecutor(progress=False), 3, tmp_path / "ray" / "synthesize", tmp_path / "ray" / "verify",
-                       vcfg("ray"))
+        run_sharded(STAGES["verify"], RayExecutor(progress=False), 3, tmp_path / "ray" / "synthesize",
+                    tmp_path / "ray" / "verify", vcfg("ray"))
     for stage, name in (("synthesize", "samples.jsonl"), ("synthesize", "rejected.jsonl"),
                         ("verify", "verified.jsonl"), ("verify", "rejected.jsonl")):
         same_bytes(tmp_path / "single" / stage / name, tmp_path / "ray" / stage / name)
