@@ -272,7 +272,7 @@ class _Book:
         return [(rid, reason, detail) for _, rid, reason, detail in sorted(self.pending, key=lambda r: r[0])]
 
 
-def _settings(cfg: VerifyConfig, seed: int, shard: str | None) -> dict[str, Any]:
+def _verify_settings(cfg: VerifyConfig, seed: int, shard: str | None) -> dict[str, Any]:
     """The config written to the manifest; merge_verify checks the shards by it."""
     settings = {**asdict(cfg), "seed": seed, "shard": shard}
     # How fast and where answers are kept, not what: they do not change the outputs, and shards on several
@@ -462,7 +462,7 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
             summary.skipped[c] = "not in --checks"
     book = _Book()
 
-    with StageRun("verify", out_dir, inputs=[samples_path], config=_settings(cfg, seed, shard)) as run:
+    with StageRun("verify", out_dir, inputs=[samples_path], config=_verify_settings(cfg, seed, shard)) as run:
         verified = run.writer("verified.jsonl")
         seen: set[str] = set()  # every id read, in or out of this shard: duplicates are judged on the whole input
         solver: _Solver | None = None
