@@ -120,19 +120,9 @@ def _size_category(n: int) -> str:
     return "100K<n<1M"
 
 
-def render_card(
-    result: Any,
-    tax: Any,
-    stage_dirs: list[Path],
-    own_rejections: dict[str, int],
-    settings: dict[str, Any],
-    command: str,
-    config_text: str,
-    plots: list[str],
-) -> str:
-    tasks = list(tax.tasks)
-    n_train, n_val = len(result.train), len(result.val)
-    header = [
+def _front_matter(n_rows: int) -> list[str]:
+    """The Hugging Face dataset-card YAML header: license, tags, size and the two parquet splits."""
+    return [
         "---",
         "license: other",
         "language:",
@@ -146,7 +136,7 @@ def render_card(
         "- rlvr",
         "- golongrl",
         "size_categories:",
-        f"- {_size_category(n_train + n_val)}",
+        f"- {_size_category(n_rows)}",
         "configs:",
         "- config_name: default",
         "  data_files:",
@@ -157,17 +147,13 @@ def render_card(
         "---",
         "",
     ]
-    out = header + [
-        "# Long-context RLVR mix (GoLongRL recipe)",
-        "",
-        f"{n_train} training and {n_val} validation rows over {len(tasks)} capability-oriented task types, "
-        "built by golong-data from the sources listed below. Rows follow the verl schema (`data_source`, `prompt`, "
-        "`ability`, `reward_model`, `extra_info`) with the official GoLongRL reward-router keys, so "
-        "`golong-data score` and the official reward code give the same reward.",
-        "",
-        "## Mixture",
-        "",
-    ]
+
+
+def _mixture_section(result: Any, tax: Any, plots: list[str]) -> list[str]:
+    """The train split by task x bucket x band, shares against targets, quota shortfalls and the plots."""
+    tasks = list(tax.tasks)
+    n_train = len(result.train)
+    out: list[str] = []
     # task x bucket x band counts of the train split
     cells: Counter[tuple[str, str, str]] = Counter((e.task_type, e.bucket, e.band) for e in result.train)
     bands = ["hard", "medium", "easy", "unrated"]
@@ -195,16 +181,23 @@ def render_card(
         out.append("None: every quota was met.")
     if plots:
         out += ["", "### Plots", ""] + [f"![{p[:-4]}]({p})" for p in plots]
-    out += ["", "## Reward spec", ""]
+    return out
+
+
+def _reward_spec_table(tax: Any) -> str:
+    """Per task type: metric, reward-router keys, answer format and what the profile does to a perfect answer."""
     spec_rows = []
-    for t in tasks:
+    for t in tax.tasks:
         s = tax.tasks[t]
         note = PROFILE_NOTE.get(s.metric_key, "perfect answer scores 1.0")
         spec_rows.append([t, s.metric, f"`{s.route['data_source']}` / `{s.route['reward_mode']}`",
                           s.answer_format.replace("\n", " ").replace("|", "\\|"), note])
-    out.append(_table(["task type", "metric", "data_source / reward_mode", "answer format", "profile"], spec_rows))
-    out += shortcut_section(result, tax, settings.get("profile", "golongrl"))
-    out += ["", "## Provenance", ""]
+    return _table(["task type", "metric", "data_source / reward_mode", "answer format", "profile"], spec_rows)
+
+
+def _provenance_section(result: Any, stage_dirs: list[Path]) -> list[str]:
+    """Where the rows come from: origins, constructors, verify checks passed and the hashed source files."""
+    out = ["", "## Provenance", ""]
     origins = Counter(e.origin for e in (*result.train, *result.val))
     out.append(_table(["origin", "rows"], [[o, n] for o, n in sorted(origins.items())]))
     gens = Counter(e.generator for e in (*result.train, *result.val))
@@ -219,7 +212,12 @@ def render_card(
         out.append(_table(["file", "sha256"], [[s["path"], f"`{s['sha256']}`"] for s in srcs]))
     else:
         out.append("(ingest manifest not reachable from the input directory)")
-    out += ["", "## Rejection ledger", ""]
+    return out
+
+
+def _ledger_section(stage_dirs: list[Path], own_rejections: dict[str, int]) -> list[str]:
+    """Every stage's rejections by reason, export's own included, and the stages read."""
+    out = ["", "## Rejection ledger", ""]
     ledger = rejection_ledger(stage_dirs)
     for reason, n in own_rejections.items():
         ledger[("export", reason)] = ledger.get(("export", reason), 0) + n
@@ -228,6 +226,37 @@ def render_card(
     else:
         out.append("No stage rejected anything.")
     out += ["", "Stages read: " + ", ".join(f"`{d.name}`" for d in stage_dirs), ""]
+    return out
+
+
+def render_card(
+    result: Any,
+    tax: Any,
+    stage_dirs: list[Path],
+    own_rejections: dict[str, int],
+    settings: dict[str, Any],
+    command: str,
+    config_text: str,
+    plots: list[str],
+) -> str:
+    n_train, n_val = len(result.train), len(result.val)
+    out = _front_matter(n_train + n_val) + [
+        "# Long-context RLVR mix (GoLongRL recipe)",
+        "",
+        f"{n_train} training and {n_val} validation rows over {len(tax.tasks)} capability-oriented task types, "
+        "built by golong-data from the sources listed below. Rows follow the verl schema (`data_source`, `prompt`, "
+        "`ability`, `reward_model`, `extra_info`) with the official GoLongRL reward-router keys, so "
+        "`golong-data score` and the official reward code give the same reward.",
+        "",
+        "## Mixture",
+        "",
+    ]
+    out += _mixture_section(result, tax, plots)
+    out += ["", "## Reward spec", ""]
+    out.append(_reward_spec_table(tax))
+    out += shortcut_section(result, tax, settings.get("profile", "golongrl"))
+    out += _provenance_section(result, stage_dirs)
+    out += _ledger_section(stage_dirs, own_rejections)
     out += ["## How it was made", "", "```", command or "golong-data export", "```", "", "Export settings:", "",
             "```json", json.dumps(settings, indent=2, sort_keys=True), "```", ""]
     if config_text:

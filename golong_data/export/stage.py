@@ -21,7 +21,7 @@ import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -152,6 +152,124 @@ def _route_index(tax: Any) -> dict[tuple[str, str], str]:
     return {(t.route["data_source"], t.route["reward_mode"]): name for name, t in tax.tasks.items()}
 
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from golong_data.pipeline.stage import StageRun
+    from golong_data.taxonomy import Taxonomy
+
+
+def _index_pool(run: StageRun, samples_path: Path, tax: Taxonomy, profile: str, seen_ids: set[str],
+                questions: list[str]) -> list[Entry]:
+    """Pass 1: index the verified pool (offsets, not rows); ledger unknown, duplicate and incomplete samples."""
+    entries: list[Entry] = []
+    for off, ln, line in progress(jsonl_lines(samples_path), desc="export: index", unit="samples", leave=False):
+        obj = index_fields(line)
+        sid = str(obj.get("id", ""))
+        task = obj.get("task_type", "")
+        if task not in tax.tasks:
+            run.reject(sid or f"{samples_path}@{off}", "unknown_task_type", f"task_type {task!r} not in {tax.path}")
+            continue
+        if sid in seen_ids:
+            run.reject(sid, "duplicate_id", "a sample with this id was already pooled")
+            continue
+        gt = obj.get("ground_truth") or {}
+        if not obj.get("prompt", True) or not (gt.get("golden_label") or gt.get("doc_ids")):
+            run.reject(sid, "incomplete_sample", "no prompt, or neither ground_truth.golden_label nor doc_ids")
+            continue
+        seen_ids.add(sid)
+        ver = obj.get("verification") or {}
+        rate = ver.get("pass_rate")
+        q = (obj.get("meta") or {}).get("question")
+        questions.append(str(q or ""))
+        entries.append(
+            Entry(sid, task, str(obj.get("bucket", "")), difficulty_band(rate), int(obj.get("n_tokens") or 0),
+                  0, off, ln, "synthetic", _generator_key(obj.get("generator") or {}),
+                  verifier=_verifier_key(ver), blind=_blind_record(ver, profile))
+        )
+    return entries
+
+
+def _spool_imports(run: StageRun, imports: list[Path], tax: Taxonomy, spool: Path, seen_ids: set[str],
+                   questions: list[str], entries: list[Entry], import_counts: Counter[str]) -> list[str]:
+    """Normalise the imported rows into the spool file and the pool (entries); returns each pooled row's source."""
+    routes = _route_index(tax)
+    import_src: list[str] = []
+    with atomic_open(spool, "wb") as sp:
+        pos = 0
+        for p in imports:
+            origin = f"import:{p.name}"
+            for i, row in enumerate(progress(_iter_import_rows(p), desc=f"export: import {p.name}", unit="rows",
+                                                leave=False)):
+                src = f"{p}#{i}"
+                ei = row.get("extra_info") or {}
+                route = (str(row.get("data_source", "")), str(ei.get("reward_mode", "")))
+                task = routes.get(route)
+                if task is None:
+                    run.reject(src, "import_unmapped_route",
+                               f"data_source/reward_mode {route} matches no task type of {tax.path}")
+                    import_counts["unmapped"] += 1
+                    continue
+                if not row.get("prompt"):
+                    run.reject(src, "import_incomplete", "row has no prompt")
+                    import_counts["incomplete"] += 1
+                    continue
+                norm = normalize_import_row(row, task, 0, origin)
+                sid = norm["extra_info"]["sample_id"]
+                if sid in seen_ids:
+                    run.reject(src, "duplicate_id", f"id {sid} already pooled")
+                    import_counts["duplicate"] += 1
+                    continue
+                seen_ids.add(sid)
+                import_src.append(src)
+                questions.append(norm["extra_info"]["question"])
+                data = orjson.dumps(norm) + b"\n"
+                sp.write(data)
+                entries.append(Entry(sid, task, IMPORT_BUCKET, "unrated", norm["extra_info"]["n_tokens"],
+                                     1, pos, len(data), origin, "import"))
+                pos += len(data)
+                import_counts["kept"] += 1
+    return import_src
+
+
+def _drop_duplicate_imports(run: StageRun, entries: list[Entry], questions: list[str], import_src: list[str],
+                            n_synth: int, import_counts: Counter[str]) -> list[Entry]:
+    """Ledger and drop the imports whose question near-duplicates a pooled sample or an earlier import."""
+    # Near-duplicate questions (the dedup stage's matcher): an import that repeats a pooled sample or an
+    # earlier import is dropped; duplicates inside the synthetic pool are the dedup stage's business.
+    drop = {i for i in duplicate_questions(questions) if i >= n_synth}
+    for i in sorted(drop):
+        run.reject(import_src[i - n_synth], "import_duplicate",
+                   f"question near-duplicates a pooled one: {questions[i][:80]!r}")
+    import_counts["duplicate"] += len(drop)
+    import_counts["kept"] -= len(drop)
+    return [e for i, e in enumerate(entries) if i not in drop]
+
+
+def _blind_scorer(tax: Taxonomy, profile: str, seed: int) -> Callable[[Sample], dict[str, Any] | None]:
+    """The blind-baseline record of a sample under the export profile (None when it cannot be measured)."""
+    from golong_data.taxonomy import metric_key
+    from golong_data.verify.shortcuts import measure
+
+    def blind(s: Sample) -> dict[str, Any] | None:
+        if s.task_type not in tax.tasks:
+            return None
+        b = measure(s, metric_key(tax.tasks[s.task_type].metric), profile, seed)
+        return None if b is None else b.record()
+
+    return blind
+
+
+def _score_unscored(samples_path: Path, entries: list[Entry], blind: Callable[[Sample], dict[str, Any] | None]
+                    ) -> None:
+    """Read back and score the synthetic entries verify did not score under this profile (for the card's table)."""
+    with open(samples_path, "rb") as h:
+        for e in entries:
+            if e.origin == "synthetic" and e.blind is None:
+                h.seek(e.offset)
+                e.blind = blind(from_dict(Sample, orjson.loads(h.read(e.length))))
+
+
 def run_export(
     in_dir: Path,
     out_dir: Path,
@@ -180,104 +298,24 @@ def run_export(
 
     with StageRun("export", out_dir, inputs=inputs, config=settings) as run:
         files: list[Path] = [samples_path]
-        entries: list[Entry] = []
         seen_ids: set[str] = set()
         questions: list[str] = []  # the pool's questions, for deduplicating imports against it
-        # ---- pass 1: the index
-        for off, ln, line in progress(jsonl_lines(samples_path), desc="export: index", unit="samples", leave=False):
-            obj = index_fields(line)
-            sid = str(obj.get("id", ""))
-            task = obj.get("task_type", "")
-            if task not in tax.tasks:
-                run.reject(sid or f"{samples_path}@{off}", "unknown_task_type", f"task_type {task!r} not in {tax.path}")
-                continue
-            if sid in seen_ids:
-                run.reject(sid, "duplicate_id", "a sample with this id was already pooled")
-                continue
-            gt = obj.get("ground_truth") or {}
-            if not obj.get("prompt", True) or not (gt.get("golden_label") or gt.get("doc_ids")):
-                run.reject(sid, "incomplete_sample", "no prompt, or neither ground_truth.golden_label nor doc_ids")
-                continue
-            seen_ids.add(sid)
-            ver = obj.get("verification") or {}
-            rate = ver.get("pass_rate")
-            q = (obj.get("meta") or {}).get("question")
-            questions.append(str(q or ""))
-            entries.append(
-                Entry(sid, task, str(obj.get("bucket", "")), difficulty_band(rate), int(obj.get("n_tokens") or 0),
-                      0, off, ln, "synthetic", _generator_key(obj.get("generator") or {}),
-                      verifier=_verifier_key(ver), blind=_blind_record(ver, cfg.profile))
-            )
+        entries = _index_pool(run, samples_path, tax, cfg.profile, seen_ids, questions)
         n_synth = len(entries)
         import_counts: Counter[str] = Counter()
-        import_src: list[str] = []
         if imports:
-            routes = _route_index(tax)
             files.append(spool)
-            with atomic_open(spool, "wb") as sp:
-                pos = 0
-                for p in imports:
-                    origin = f"import:{p.name}"
-                    for i, row in enumerate(progress(_iter_import_rows(p), desc=f"export: import {p.name}", unit="rows",
-                                                        leave=False)):
-                        src = f"{p}#{i}"
-                        ei = row.get("extra_info") or {}
-                        route = (str(row.get("data_source", "")), str(ei.get("reward_mode", "")))
-                        task = routes.get(route)
-                        if task is None:
-                            run.reject(src, "import_unmapped_route",
-                                       f"data_source/reward_mode {route} matches no task type of {tax.path}")
-                            import_counts["unmapped"] += 1
-                            continue
-                        if not row.get("prompt"):
-                            run.reject(src, "import_incomplete", "row has no prompt")
-                            import_counts["incomplete"] += 1
-                            continue
-                        norm = normalize_import_row(row, task, 0, origin)
-                        sid = norm["extra_info"]["sample_id"]
-                        if sid in seen_ids:
-                            run.reject(src, "duplicate_id", f"id {sid} already pooled")
-                            import_counts["duplicate"] += 1
-                            continue
-                        seen_ids.add(sid)
-                        import_src.append(src)
-                        questions.append(norm["extra_info"]["question"])
-                        data = orjson.dumps(norm) + b"\n"
-                        sp.write(data)
-                        entries.append(Entry(sid, task, IMPORT_BUCKET, "unrated", norm["extra_info"]["n_tokens"],
-                                             1, pos, len(data), origin, "import"))
-                        pos += len(data)
-                        import_counts["kept"] += 1
-            # Near-duplicate questions (the dedup stage's matcher): an import that repeats a pooled sample or an
-            # earlier import is dropped; duplicates inside the synthetic pool are the dedup stage's business.
-            drop = {i for i in duplicate_questions(questions) if i >= n_synth}
-            for i in sorted(drop):
-                run.reject(import_src[i - n_synth], "import_duplicate",
-                           f"question near-duplicates a pooled one: {questions[i][:80]!r}")
-            import_counts["duplicate"] += len(drop)
-            import_counts["kept"] -= len(drop)
-            entries = [e for i, e in enumerate(entries) if i not in drop]
+            import_src = _spool_imports(run, imports, tax, spool, seen_ids, questions, entries, import_counts)
+            entries = _drop_duplicate_imports(run, entries, questions, import_src, n_synth, import_counts)
         train, val, short = choose_mix(entries, {t: s.share for t, s in tax.tasks.items()}, cfg.size, cfg.val_per_type,
                                        seed)
         # ---- pass 2: stream the chosen rows
-        from golong_data.taxonomy import metric_key
-        from golong_data.verify.shortcuts import measure
-
-        def blind(s: Sample) -> dict[str, Any] | None:
-            if s.task_type not in tax.tasks:
-                return None
-            b = measure(s, metric_key(tax.tasks[s.task_type].metric), cfg.profile, seed)
-            return None if b is None else b.record()
-
+        blind = _blind_scorer(tax, cfg.profile, seed)
         for split, chosen in (("train", train), ("val", val)):
             _write_split(run, out_dir, split, chosen, files, blind)
         # The card's table covers the whole verified pool: rows verify did not score under this profile (and
         # the mix left out) are read back and scored here.
-        with open(samples_path, "rb") as h:
-            for e in entries:
-                if e.origin == "synthetic" and e.blind is None:
-                    h.seek(e.offset)
-                    e.blind = blind(from_dict(Sample, orjson.loads(h.read(e.length))))
+        _score_unscored(samples_path, entries, blind)
         spool.unlink(missing_ok=True)
         result = ExportResult(out_dir, train, val, len(entries), short, dict(import_counts), run.n_rejected,
                               [e for e in entries if e.blind])

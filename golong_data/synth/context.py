@@ -397,6 +397,84 @@ def _contains_any(text: str, needles: Sequence[str]) -> bool:
     return any(n in text for n in needles)
 
 
+@dataclass
+class _Fill:
+    """The distractors taken so far and the tokens left; a new distractor must repeat no span or heading."""
+
+    lib: Library
+    forbid: Sequence[str]
+    remaining: int
+    used_spans: set[tuple[str, int]]
+    headings: set[str]
+    chosen: list[Piece] = field(default_factory=list)
+
+    def usable(self, p: Piece) -> bool:
+        """Not already in the context (span or heading) and free of every `forbid` string."""
+        if (p.doc_id, p.start) in self.used_spans or p.heading in self.headings:
+            return False
+        if self.forbid and (_contains_any(self.lib.body(p), self.forbid) or _contains_any(p.heading, self.forbid)):
+            return False
+        return True
+
+    def take(self, p: Piece) -> None:
+        """Add a distractor and pay its tokens."""
+        self.chosen.append(p)
+        self.used_spans.add((p.doc_id, p.start))
+        self.headings.add(p.heading)
+        self.remaining -= self.lib.piece_cost(p)
+
+
+def _fill_near(fill: _Fill, near: list[Piece], near_budget: int, tolerance: int) -> list[Piece]:
+    """Near distractors up to their share of the budget; returns the usable ones too long for what was left."""
+    start = fill.remaining
+    spill: list[Piece] = []
+    for p in near:
+        if fill.remaining <= tolerance or start - fill.remaining >= near_budget:
+            break
+        if not fill.usable(p):
+            continue
+        if fill.lib.piece_cost(p) <= fill.remaining:
+            fill.take(p)
+        else:
+            spill.append(p)
+    return spill
+
+
+def _fill_far(fill: _Fill, far_docs: list[str], max_piece: int, rng: random.Random, tolerance: int,
+              spill: list[Piece]) -> None:
+    """Far distractors from other documents; a few that do not fit join the spill."""
+    # One random piece per document per pass, so a context mixes many sources instead of one long book;
+    # later passes (small corpora, big buckets) take further pieces of the same documents.
+    for _ in range(3):
+        for d in far_docs:
+            if fill.remaining <= tolerance:
+                break
+            cand = [p for p in fill.lib.pieces(d, max_piece) if (p.doc_id, p.start) not in fill.used_spans]
+            if not cand:
+                continue
+            p = cand[rng.randrange(len(cand))]
+            if not fill.usable(p):
+                continue
+            if fill.lib.piece_cost(p) <= fill.remaining:
+                fill.take(p)
+            elif len(spill) < 4:
+                spill.append(p)
+        if fill.remaining <= tolerance:
+            break
+
+
+def _close_gap(fill: _Fill, candidates: list[Piece], tolerance: int) -> None:
+    """Close the gap with a prefix of a piece that did not fit (cut at a paragraph / sentence end)."""
+    for p in candidates:
+        if not fill.usable(p):
+            continue
+        t = fill.lib.truncate(p, fill.remaining - fill.lib.heading_tokens(p.heading + " (excerpt)") - 2)
+        if t is not None and fill.usable(t) and fill.remaining - fill.lib.piece_cost(t) >= 0:
+            fill.take(t)
+            if fill.remaining <= tolerance:
+                break
+
+
 def assemble(
     lib: Library,
     evidence: list[Piece],
@@ -420,76 +498,23 @@ def assemble(
     among the distractors (keeping their order) instead of keeping them together.
     """
     ev_docs = {p.doc_id for p in evidence}
-    used_spans = {(p.doc_id, p.start) for p in evidence}
-    headings = {p.heading for p in evidence}
     need = sum(lib.piece_cost(p) for p in evidence)
     if need > budget:
         return "evidence_exceeds_bucket"
-    remaining = budget - need
-    chosen: list[Piece] = []
-
-    def usable(p: Piece) -> bool:
-        if (p.doc_id, p.start) in used_spans or p.heading in headings:
-            return False
-        if forbid and (_contains_any(lib.body(p), forbid) or _contains_any(p.heading, forbid)):
-            return False
-        return True
-
-    def take(p: Piece) -> None:
-        nonlocal remaining
-        chosen.append(p)
-        used_spans.add((p.doc_id, p.start))
-        headings.add(p.heading)
-        remaining -= lib.piece_cost(p)
+    fill = _Fill(lib, forbid, budget - need, {(p.doc_id, p.start) for p in evidence}, {p.heading for p in evidence})
 
     near: list[Piece] = [p for d in sorted(ev_docs) if d not in exclude_docs for p in lib.pieces(d, max_piece)]
     rng.shuffle(near)
-    near_budget = int(remaining * near_ratio)
-    spill: list[Piece] = []
-    for p in near:
-        if remaining <= tolerance or budget - need - remaining >= near_budget:
-            break
-        if not usable(p):
-            continue
-        if lib.piece_cost(p) <= remaining:
-            take(p)
-        else:
-            spill.append(p)
-
+    spill = _fill_near(fill, near, int(fill.remaining * near_ratio), tolerance)
     far_docs = [d for d in lib.order if d not in ev_docs and d not in exclude_docs]
     rng.shuffle(far_docs)
-    # One random piece per document per pass, so a context mixes many sources instead of one long book;
-    # later passes (small corpora, big buckets) take further pieces of the same documents.
-    for _ in range(3):
-        for d in far_docs:
-            if remaining <= tolerance:
-                break
-            cand = [p for p in lib.pieces(d, max_piece) if (p.doc_id, p.start) not in used_spans]
-            if not cand:
-                continue
-            p = cand[rng.randrange(len(cand))]
-            if not usable(p):
-                continue
-            if lib.piece_cost(p) <= remaining:
-                take(p)
-            elif len(spill) < 4:
-                spill.append(p)
-        if remaining <= tolerance:
-            break
-    if remaining > tolerance:
-        # Close the gap with a prefix of a piece that did not fit (cut at a paragraph / sentence end).
-        for p in spill + near:
-            if not usable(p):
-                continue
-            t = lib.truncate(p, remaining - lib.heading_tokens(p.heading + " (excerpt)") - 2)
-            if t is not None and usable(t) and remaining - lib.piece_cost(t) >= 0:
-                take(t)
-                if remaining <= tolerance:
-                    break
-    if remaining > tolerance:
+    _fill_far(fill, far_docs, max_piece, rng, tolerance, spill)
+    if fill.remaining > tolerance:
+        _close_gap(fill, spill + near, tolerance)
+    if fill.remaining > tolerance:
         return "not_enough_distractors"
 
-    order = _place(lib, evidence, chosen, rng, depth, spread)
+    order = _place(lib, evidence, fill.chosen, rng, depth, spread)
     return render(lib, order, evidence)
 
 

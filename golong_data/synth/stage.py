@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golong_data.config import SynthConfig
 from golong_data.errors import ConfigError, GolongError
@@ -207,11 +207,13 @@ class Synthesizer:
         return None
 
 
-def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path: Path | None = None) -> SynthSummary:
-    from golong_data.taxonomy import load_taxonomy
-    from golong_data.tokens import get_tokenizer
+if TYPE_CHECKING:
+    from golong_data.pipeline.stage import _StreamWriter
+    from golong_data.taxonomy import Taxonomy
 
-    tax = load_taxonomy(taxonomy_path)
+
+def _tasks_and_buckets(cfg: SynthConfig, tax: Taxonomy) -> tuple[list[str], list[tuple[str, int]]]:
+    """The task types and (bucket name, tokens) to synthesize, checked before any work."""
     tasks = cfg.tasks or [t for t in TASK_BUILDERS if t in tax.tasks]
     for t in tasks:
         get_builder(t)
@@ -221,6 +223,68 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
     buckets = [(b.strip().lower(), parse_bucket(b)) for b in cfg.buckets if b.strip()]
     if not buckets:
         raise ConfigError("no buckets given", "e.g. --buckets 8k,16k,32k")
+    return tasks, buckets
+
+
+def _synth_settings(cfg: SynthConfig, tax: Taxonomy, tasks: list[str], plan: list[tuple[str, str, int]]
+              ) -> dict[str, Any]:
+    """The config written to the manifest: merge synthesize checks the shards by it and selects by its plan."""
+    config = cfg.resolved()
+    # The bundled taxonomy by name, not path: a Ray worker reads the copy shipped to its node, at a path that
+    # differs per node, and merge requires every shard's settings to agree.
+    bundled = Path(tax.path).resolve() == (data_dir() / "taxonomy.yaml").resolve()
+    config["taxonomy"] = "<golong-data>/taxonomy.yaml" if bundled else str(tax.path)
+    config["plan"] = [list(x) for x in plan]  # merge synthesize orders and selects by it
+    config["per_doc_constructors"] = sorted({c.name for t in tasks for c in get_builder(t).constructors
+                                             if c.once_per_doc})
+    return config
+
+
+def _ledger_contaminated(run: StageRun, contaminated: list[Document], shard: tuple[int, int] | None) -> None:
+    """One ledger line per document (of this shard) that quotes a benchmark."""
+    for d in sorted(contaminated, key=lambda d: d.id):
+        if not in_shard(d.id, shard):
+            continue
+        spans = d.quality["contaminated"]
+        run.reject(d.id, "contaminated_document", f"{len(spans)} span(s) quote {sorted({b for *_, b in spans})}")
+
+
+def _attempt_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: list[Document],
+                    shard: tuple[int, int] | None, quota: int) -> list[tuple[int, str, Built]]:
+    """Every attempt of this shard's slots of one type in one bucket, by an LLM or by the programs."""
+    if syn.cfg.llm:
+        from golong_data.synth.llm import run_llm_bucket
+
+        return run_llm_bucket(syn, task, bucket, btok, docs, shard, quota)
+    return program_bucket(syn, task, bucket, btok, docs, shard, quota)
+
+
+def _record_bucket(run: StageRun, out: _StreamWriter, results: list[tuple[int, str, Built]],
+                   decisions: list[str | tuple[str, str]], rej: Counter[str], made: Counter[tuple[str, str]],
+                   key: tuple[str, str], bar: Any) -> None:
+    """Write the kept samples and ledger the rest: every attempt ends as a sample or a ledger line (or is dropped
+    as a repeat of a document's ledger line)."""
+    for (_, src, built), d in zip(results, decisions, strict=True):
+        if d == DROP:
+            continue
+        if d != KEEP:
+            run.reject(src, d[0], d[1])
+            rej[d[0]] += 1
+        elif built.sample is not None:
+            out.write(built.sample)
+            made[key] += 1
+            bar.update(1)
+        else:
+            run.reject(src, built.reason, built.detail)
+            rej[built.reason] += 1
+
+
+def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path: Path | None = None) -> SynthSummary:
+    from golong_data.taxonomy import load_taxonomy
+    from golong_data.tokens import get_tokenizer
+
+    tax = load_taxonomy(taxonomy_path)
+    tasks, buckets = _tasks_and_buckets(cfg, tax)
     shard = parse_shard(cfg.shard)
     docs, contaminated = contaminated_documents(load_documents(in_dir))
     if not docs:
@@ -230,56 +294,28 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
     inputs = [Path(in_dir) / "documents.jsonl"] + (
         [Path(in_dir) / "chunks.jsonl"] if (Path(in_dir) / "chunks.jsonl").exists() else []
     )
-    config = cfg.resolved()
-    # The bundled taxonomy by name, not path: a Ray worker reads the copy shipped to its node, at a path that
-    # differs per node, and merge requires every shard's settings to agree.
-    bundled = Path(tax.path).resolve() == (data_dir() / "taxonomy.yaml").resolve()
-    config["taxonomy"] = "<golong-data>/taxonomy.yaml" if bundled else str(tax.path)
     made: Counter[tuple[str, str]] = Counter()
     rejected: dict[tuple[str, str], Counter[str]] = {}
     attempts = 0
     plan = [(task, bucket, quota_for(cfg, tax, task, len(buckets))) for task in tasks for bucket, _ in buckets]
-    config["plan"] = [list(x) for x in plan]  # merge synthesize orders and selects by it
-    config["per_doc_constructors"] = sorted({c.name for t in tasks for c in get_builder(t).constructors
-                                             if c.once_per_doc})
+    config = _synth_settings(cfg, tax, tasks, plan)
+    per_doc = set(config["per_doc_constructors"])
     btoks = dict(buckets)
     with StageRun(STAGE, out_dir, inputs=inputs, config=config) as run:
         out = run.writer("samples.jsonl")
-        for d in sorted(contaminated, key=lambda d: d.id):
-            if not in_shard(d.id, shard):
-                continue
-            spans = d.quality["contaminated"]
-            run.reject(d.id, "contaminated_document", f"{len(spans)} span(s) quote {sorted({b for *_, b in spans})}")
+        _ledger_contaminated(run, contaminated, shard)
         for task in tasks:
             task_plan = [(b, q) for t, b, q in plan if t == task]
             bar = progress(total=sum(q for _, q in task_plan), desc=f"synthesize {task:<22}", unit="slot",
                            leave=False)
             for bucket, quota in task_plan:
                 rej = rejected.setdefault((task, bucket), Counter())
-                if cfg.llm:
-                    from golong_data.synth.llm import run_llm_bucket
-
-                    results = run_llm_bucket(syn, task, bucket, btoks[bucket], docs, shard, quota)
-                else:
-                    results = program_bucket(syn, task, bucket, btoks[bucket], docs, shard, quota)
+                results = _attempt_bucket(syn, task, bucket, btoks[bucket], docs, shard, quota)
                 attempts += len(results)
                 # A whole run selects here; a shard writes its raw attempts and `merge synthesize` selects.
                 decisions = [KEEP] * len(results) if shard else select(
-                    [_outcome(slot, src, b) for slot, src, b in results], cfg.llm, quota,
-                    set(config["per_doc_constructors"]))
-                for (_, src, built), d in zip(results, decisions, strict=True):
-                    if d == DROP:
-                        continue
-                    if d != KEEP:
-                        run.reject(src, d[0], d[1])
-                        rej[d[0]] += 1
-                    elif built.sample is not None:
-                        out.write(built.sample)
-                        made[(task, bucket)] += 1
-                        bar.update(1)
-                    else:
-                        run.reject(src, built.reason, built.detail)
-                        rej[built.reason] += 1
+                    [_outcome(slot, src, b) for slot, src, b in results], cfg.llm, quota, per_doc)
+                _record_bucket(run, out, results, decisions, rej, made, (task, bucket), bar)
             bar.close()
         # Every attempt ends as a sample or a ledger line (or is a repeat of a document's ledger line).
         run.counts["attempts"] = attempts

@@ -28,7 +28,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golong_data.config import ALL_CHECKS, VerifyConfig, parse_band
 from golong_data.errors import GolongError
@@ -202,15 +202,248 @@ class _Solver:
         return out
 
 
+if TYPE_CHECKING:
+    from golong_data.rewards.profiles import Profile
+    from golong_data.taxonomy import Taxonomy
+
+_Job = tuple[Sample, list[dict[str, Any]], list[int], float]  # (sample, messages, seeds, temperature)
+
+
+@dataclass
+class _Setup:
+    """What every check of one run reads, resolved once: config, seed, taxonomy, reward profile, band, doc lengths."""
+
+    cfg: VerifyConfig
+    seed: int
+    tax: Taxonomy
+    prof: Profile
+    lo: int
+    hi: int
+    doc_len: dict[str, int] | None
+
+    def metric(self, s: Sample) -> str:
+        """The reward key of the sample's task type (it decides thresholds and binary-ness)."""
+        from golong_data.taxonomy import metric_key
+
+        return metric_key(self.tax.tasks[s.task_type].metric)
+
+
+@dataclass
+class _Book:
+    """The run's verdict counts and the current chunk's verification blocks and rejections."""
+
+    table: dict[tuple[str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    rates: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    state: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> verification block being built
+    # The chunk's rejections as (input position, id, reason, detail), written sorted at the chunk's end: checks
+    # reject in check order, the file lists them in input order (what merge_verify merges by).
+    pending: list[tuple[int, str, str, str]] = field(default_factory=list)
+    at: dict[str, int] = field(default_factory=dict)  # id -> input position of the chunk's active samples
+
+    def fail(self, s: Sample, check: str, reason: str, ev: dict[str, Any]) -> None:
+        """Ledger the sample at this check."""
+        self.state[s.id]["checks"][check] = {**ev, "verdict": "fail"}
+        self.pending.append((self.at[s.id], s.id, reason,
+                             json.dumps({"check": check, **ev}, sort_keys=True, ensure_ascii=False)))
+        self.table[(s.task_type, check)]["rejected"] += 1
+
+    def passed(self, s: Sample, check: str, ev: dict[str, Any]) -> None:
+        """Record a pass (the sample goes on to the next check)."""
+        self.state[s.id]["checks"][check] = {**ev, "verdict": "pass"}
+        self.table[(s.task_type, check)]["kept"] += 1
+
+    def unsure(self, s: Sample, check: str, ev: dict[str, Any]) -> None:
+        """Kept, but never reported as passed: the card and the verifier key list passes only."""
+        self.state[s.id]["checks"][check] = {**ev, "verdict": "inconclusive"}
+        self.table[(s.task_type, check)]["inconclusive"] += 1
+
+    def skip(self, s: Sample, check: str, reason: str) -> None:
+        """The check cannot run on this sample: kept, with why."""
+        self.state[s.id]["checks"][check] = {"verdict": "skipped", "reason": reason}
+
+    def judge(self, s: Sample, check: str, ok: bool, reason: str, ev: dict[str, Any], kept: list[Sample]) -> None:
+        """A local check's verdict: kept (and passed on to the next check) or ledgered."""
+        if ok:
+            self.passed(s, check, ev)
+            kept.append(s)
+        else:
+            self.fail(s, check, reason, ev)
+
+    def rejections(self) -> list[tuple[str, str, str]]:
+        """The chunk's (id, reason, detail) in input order: one line per input at most."""
+        return [(rid, reason, detail) for _, rid, reason, detail in sorted(self.pending, key=lambda r: r[0])]
+
+
+def _verify_settings(cfg: VerifyConfig, seed: int, shard: str | None) -> dict[str, Any]:
+    """The config written to the manifest; merge_verify checks the shards by it."""
+    settings = {**asdict(cfg), "seed": seed, "shard": shard}
+    # How fast and where answers are kept, not what: they do not change the outputs, and shards on several
+    # nodes each keep their own cache (merge_verify requires one config across the shards).
+    settings.pop("max_in_flight")
+    settings.pop("cache_path")
+    return settings
+
+
+def _admit(chunk: list[Sample], base: int, part: tuple[int, int] | None, seen: set[str], su: _Setup, book: _Book,
+           skipped: dict[str, str]) -> tuple[list[Sample], list[Sample]]:
+    """Start a chunk: ledger duplicate and unknown-type samples; return (distractor pool, this shard's samples)."""
+    from golong_data.pipeline.shard import in_shard
+
+    book.state = {}
+    book.pending.clear()
+    book.at.clear()
+    pool: list[Sample] = []  # the chunk's valid samples, whatever their shard: the distractor pool
+    active: list[Sample] = []
+    for i, s in enumerate(chunk, base):
+        # malformed or duplicate samples leave first, so every input is accounted for (by its shard: the
+        # same id is always in the same shard, so a shard sees all of an id's lines)
+        mine = in_shard(s.id, part)
+        if s.id in seen:
+            if mine:
+                book.pending.append((i, s.id, "duplicate_id", "a sample with this id came earlier in samples.jsonl"))
+            continue
+        seen.add(s.id)
+        if s.task_type not in su.tax.tasks:
+            if mine:
+                book.pending.append((i, s.id, "unknown_task_type", f"{s.task_type!r} is not in {su.tax.path}"))
+            continue
+        pool.append(s)
+        if mine:
+            book.at[s.id] = i
+            book.state[s.id] = {"checks": {}, "skipped": dict(skipped)}
+            active.append(s)
+    return pool, active
+
+
+def _check_gold(active: list[Sample], su: _Setup, book: _Book) -> list[Sample]:
+    """The gold check: the sample's own answer scores under its reward, and its evidence spans exist."""
+    from golong_data.rewards import score_sample
+
+    nxt: list[Sample] = []
+    for s in active:
+        reward = float(score_sample(s, THINK_PREFIX + s.answer, profile=su.prof)) if s.answer else 0.0
+        spans = C.span_errors(s.evidence, su.doc_len)
+        ok, reason, ev = C.check_gold(reward, C.gold_threshold(su.metric(s)), s.answer, spans)
+        ev["spans_checked"] = len(s.evidence) if su.doc_len is not None else 0
+        ev["answer_present"] = bool(s.answer.strip())
+        book.judge(s, "gold", ok, reason, ev, nxt)
+    return nxt
+
+
+def _check_shortcut(active: list[Sample], su: _Setup, book: _Book) -> list[Sample]:
+    """The shortcut check: blind baselines (no context, wrong context) must not score like the gold."""
+    from golong_data.verify.shortcuts import measure
+
+    nxt: list[Sample] = []
+    for s in active:
+        b = measure(s, su.metric(s), su.prof, su.seed)
+        if b is None:
+            book.skip(s, "shortcut", "prompt has no meta.question to split at")
+            nxt.append(s)
+            continue
+        ok, reason, ev = C.check_shortcut(b.record()["scores"], round(b.chance, 6), su.cfg.max_blind)
+        ev.update(profile=b.profile, think_gate=su.prof.think_gate, gold=round(b.gold, 6))
+        book.judge(s, "shortcut", ok, reason, ev, nxt)
+    return nxt
+
+
+def _llm_jobs(check: str, active: list[Sample], pool: list[Sample], su: _Setup, book: _Book
+              ) -> tuple[list[_Job], dict[str, dict[str, Any]], list[Sample]]:
+    """The solver jobs of an LLM check, the extra record per sample, and the samples it cannot run on (kept)."""
+    seed, k = su.seed, su.cfg.k
+    jobs: list[_Job] = []
+    extra: dict[str, dict[str, Any]] = {}
+    keep_without: list[Sample] = []
+    for s in active:
+        if check == "reanswer":
+            jobs.append((s, s.prompt, [seed], 0.0))
+        elif check == "nocontext":
+            q = str((s.meta or {}).get("question", ""))
+            if not q:
+                book.skip(s, check, "sample has no meta.question")
+                keep_without.append(s)
+                continue
+            fmt = su.tax.tasks[s.task_type].answer_format
+            jobs.append((s, [{"role": "user", "content": f"{q}\n\n{fmt}"}], [seed], 0.0))
+        elif check == "robustness":
+            dp = distractor_prompt(s, pool, f"{seed}:{s.id}")
+            if dp is None:
+                book.skip(s, check, "no way to enlarge the context: prompt has no meta.question to split at, "
+                          "or no other documents' contexts to add")
+                keep_without.append(s)
+                continue
+            extra[s.id] = {"distractors": dp[1]}
+            jobs.append((s, dp[0], [seed + i for i in range(k)], 1.0))
+        else:  # band
+            jobs.append((s, s.prompt, [seed + i for i in range(k)], 1.0))
+    return jobs, extra, keep_without
+
+
+def _llm_verdict(check: str, s: Sample, rewards: list[float], su: _Setup, book: _Book
+                 ) -> tuple[bool, str, dict[str, Any]]:
+    """The check's verdict on the sample's rewards; the band check also records the pass rate."""
+    mk = su.metric(s)
+    if check == "reanswer":
+        return C.check_reanswer(rewards, C.solve_threshold(mk, su.cfg.thresholds))
+    if check == "nocontext":
+        return C.check_nocontext(rewards, su.cfg.leak_threshold)
+    if check == "robustness":
+        return C.check_robustness(rewards, C.solve_threshold(mk, su.cfg.thresholds))
+    ok, reason, ev = C.check_band(rewards, C.is_binary(mk), su.lo, su.hi)
+    book.state[s.id]["pass_rate"] = ev["mean"]
+    book.rates[s.task_type].append(ev["mean"])
+    return ok, reason, ev
+
+
+def _settle(check: str, s: Sample, verdict: tuple[bool, str, dict[str, Any]], rec: dict[str, Any],
+            errors: list[str | None], blind: list[bool], book: _Book, nxt: list[Sample]) -> None:
+    """Book an LLM check's outcome for one sample; kept samples go to nxt."""
+    ok, reason, ev = verdict
+    # A failed call (HTTP 4xx/5xx after retries, timeout) means the check has no evidence: the
+    # sample is rejected (retried next run), never passed -- a no-context call that failed must not
+    # certify that the sample needs its context. Replies that came back but could not show a solve
+    # (cut at max_tokens, no </think> under the gate) make the check inconclusive, not passed.
+    if any(e not in (None, "length") for e in errors):
+        book.fail(s, check, "solver_error", {**rec, **ev})
+    elif check != "band" and C.inconclusive(ok, blind, passes_when_solved=check != "nocontext"):
+        # every reply was cut short or unscorable: no evidence either way (the band keeps
+        # training's view, where a truncated rollout earns 0)
+        book.unsure(s, check, {**rec, **ev, "reason": "every reply truncated or unscorable for format"})
+        nxt.append(s)
+    elif ok:
+        book.passed(s, check, {**rec, **ev})
+        nxt.append(s)
+    else:
+        book.fail(s, check, reason, {**rec, **ev})
+
+
+def _check_llm(check: str, active: list[Sample], pool: list[Sample], solver: _Solver, su: _Setup, book: _Book
+               ) -> list[Sample]:
+    """One LLM check over the chunk's active samples, as one batch of requests; returns the kept, in input order."""
+    jobs, extra, keep_without = _llm_jobs(check, active, pool, su, book)
+    outs = solver.rollouts(jobs, desc=f"verify: {check}")
+    nxt = list(keep_without)
+    for (s, _, seeds, temp), (rewards, errors, blind, psha) in zip(jobs, outs, strict=True):
+        rec = {"model": solver.model, "prompt_sha": psha, "seeds": seeds, "temperature": temp,
+               "profile": su.prof.name, "think_gate": su.prof.think_gate, **extra.get(s.id, {})}
+        if any(errors):
+            rec["errors"] = errors
+        verdict = _llm_verdict(check, s, rewards, su, book)
+        if any(blind):
+            rec["blind"] = blind
+        _settle(check, s, verdict, rec, errors, blind, book, nxt)
+    nxt_ids = {s.id for s in nxt}
+    return [s for s in active if s.id in nxt_ids]  # input order, whatever the batching did
+
+
 def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, seed: int = 0,
                shard: str | None = None) -> VerifySummary:
     """Verify in_dir/samples.jsonl into out_dir/verified.jsonl (+ rejected.jsonl, manifest.json); with `shard`
     ('i/N') only the samples of that shard (see the module docstring)."""
-    from golong_data.pipeline.shard import in_shard, parse_shard
+    from golong_data.pipeline.shard import parse_shard
     from golong_data.pipeline.stage import StageRun
-    from golong_data.rewards import get_profile, score_sample
-    from golong_data.taxonomy import load_taxonomy, metric_key
-    from golong_data.verify.shortcuts import measure
+    from golong_data.rewards import get_profile
+    from golong_data.taxonomy import load_taxonomy
 
     cfg = cfg or VerifyConfig()
     in_dir, out_dir = Path(in_dir), Path(out_dir)
@@ -223,193 +456,48 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
     samples_path = stage_file(in_dir, "samples.jsonl")
     tax = load_taxonomy(check_prompts=False)
     doc_len = _doc_lengths(in_dir, cfg.documents) if "gold" in cfg.checks else None
+    su = _Setup(cfg, seed, tax, prof, lo, hi, doc_len)
     summary = VerifySummary(out_dir)
     order = [c for c in ALL_CHECKS if c in cfg.checks]
     for c in ALL_CHECKS:
         if c not in order:
             summary.skipped[c] = "not in --checks"
-    settings = {**asdict(cfg), "seed": seed, "shard": shard}  # merge_verify checks the shards by it
-    # How fast and where answers are kept, not what: they do not change the outputs, and shards on several
-    # nodes each keep their own cache (merge_verify requires one config across the shards).
-    settings.pop("max_in_flight")
-    settings.pop("cache_path")
-    table: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    rates: dict[str, list[float]] = defaultdict(list)
+    book = _Book()
 
-    with StageRun("verify", out_dir, inputs=[samples_path], config=settings) as run:
+    with StageRun("verify", out_dir, inputs=[samples_path], config=_verify_settings(cfg, seed, shard)) as run:
         verified = run.writer("verified.jsonl")
         seen: set[str] = set()  # every id read, in or out of this shard: duplicates are judged on the whole input
         solver: _Solver | None = None
-        # The chunk's rejections as (input position, id, reason, detail), written sorted at the chunk's end: checks
-        # reject in check order, the file lists them in input order (what merge_verify merges by).
-        pending: list[tuple[int, str, str, str]] = []
-        at: dict[str, int] = {}  # id -> input position of the chunk's active samples
-
-        def fail(s: Sample, check: str, reason: str, ev: dict[str, Any], state: dict[str, Any]) -> None:
-            state["checks"][check] = {**ev, "verdict": "fail"}
-            pending.append((at[s.id], s.id, reason,
-                            json.dumps({"check": check, **ev}, sort_keys=True, ensure_ascii=False)))
-            table[(s.task_type, check)]["rejected"] += 1
-
-        def passed(s: Sample, check: str, ev: dict[str, Any], state: dict[str, Any]) -> None:
-            state["checks"][check] = {**ev, "verdict": "pass"}
-            table[(s.task_type, check)]["kept"] += 1
-
-        def judge(s: Sample, check: str, ok: bool, reason: str, ev: dict[str, Any], kept: list[Sample]) -> None:
-            """A local check's verdict: kept (and passed on to the next check) or ledgered."""
-            if ok:
-                passed(s, check, ev, state[s.id])
-                kept.append(s)
-            else:
-                fail(s, check, reason, ev, state[s.id])
-
-        def unsure(s: Sample, check: str, ev: dict[str, Any], state: dict[str, Any]) -> None:
-            # kept, but never reported as passed: the card and the verifier key list passes only
-            state["checks"][check] = {**ev, "verdict": "inconclusive"}
-            table[(s.task_type, check)]["inconclusive"] += 1
-
         # Chunks of CHUNK samples, each taken through every check: memory stays bounded by the chunk (64K-token
         # prompts are ~256 KB each), while each check still sends one batch of requests per chunk.
         records = read_records(samples_path, Sample)
         base = 0  # input position of the chunk's first line
         while chunk := list(itertools.islice(records, CHUNK)):
-            state: dict[str, dict[str, Any]] = {}
-            pool: list[Sample] = []  # the chunk's valid samples, whatever their shard: the distractor pool
-            active: list[Sample] = []
-            pending.clear()
-            at.clear()
-            for i, s in enumerate(chunk, base):
-                # malformed or duplicate samples leave first, so every input is accounted for (by its shard: the
-                # same id is always in the same shard, so a shard sees all of an id's lines)
-                mine = in_shard(s.id, part)
-                if s.id in seen:
-                    if mine:
-                        pending.append((i, s.id, "duplicate_id", "a sample with this id came earlier in samples.jsonl"))
-                    continue
-                seen.add(s.id)
-                if s.task_type not in tax.tasks:
-                    if mine:
-                        pending.append((i, s.id, "unknown_task_type", f"{s.task_type!r} is not in {tax.path}"))
-                    continue
-                pool.append(s)
-                if mine:
-                    at[s.id] = i
-                    state[s.id] = {"checks": {}, "skipped": dict(summary.skipped)}
-                    active.append(s)
+            pool, active = _admit(chunk, base, part, seen, su, book, summary.skipped)
             base += len(chunk)
-
             if "gold" in order:
-                nxt = []
-                for s in active:
-                    mk = metric_key(tax.tasks[s.task_type].metric)
-                    reward = float(score_sample(s, THINK_PREFIX + s.answer, profile=prof)) if s.answer else 0.0
-                    spans = C.span_errors(s.evidence, doc_len)
-                    ok, reason, ev = C.check_gold(reward, C.gold_threshold(mk), s.answer, spans)
-                    ev["spans_checked"] = len(s.evidence) if doc_len is not None else 0
-                    ev["answer_present"] = bool(s.answer.strip())
-                    judge(s, "gold", ok, reason, ev, nxt)
-                active = nxt
-
+                active = _check_gold(active, su, book)
             if "shortcut" in order:
-                nxt = []
-                for s in active:
-                    b = measure(s, metric_key(tax.tasks[s.task_type].metric), prof, seed)
-                    if b is None:
-                        state[s.id]["checks"]["shortcut"] = {"verdict": "skipped",
-                                                             "reason": "prompt has no meta.question to split at"}
-                        nxt.append(s)
-                        continue
-                    ok, reason, ev = C.check_shortcut(b.record()["scores"], round(b.chance, 6), cfg.max_blind)
-                    ev.update(profile=b.profile, think_gate=prof.think_gate, gold=round(b.gold, 6))
-                    judge(s, "shortcut", ok, reason, ev, nxt)
-                active = nxt
-
+                active = _check_shortcut(active, su, book)
             for check in (c for c in order if c in LLM_CHECKS):
                 if not active:
                     break
                 solver = solver or _Solver(cfg)
-                jobs: list[tuple[Sample, list[dict[str, Any]], list[int], float]] = []
-                extra: dict[str, dict[str, Any]] = {}
-                keep_without: list[Sample] = []
-                for s in active:
-                    if check == "reanswer":
-                        jobs.append((s, s.prompt, [seed], 0.0))
-                    elif check == "nocontext":
-                        q = str((s.meta or {}).get("question", ""))
-                        if not q:
-                            state[s.id]["checks"][check] = {"verdict": "skipped",
-                                                            "reason": "sample has no meta.question"}
-                            keep_without.append(s)
-                            continue
-                        fmt = tax.tasks[s.task_type].answer_format
-                        jobs.append((s, [{"role": "user", "content": f"{q}\n\n{fmt}"}], [seed], 0.0))
-                    elif check == "robustness":
-                        dp = distractor_prompt(s, pool, f"{seed}:{s.id}")
-                        if dp is None:
-                            state[s.id]["checks"][check] = {
-                                "verdict": "skipped",
-                                "reason": "no way to enlarge the context: prompt has no meta.question to split at, "
-                                "or no other documents' contexts to add",
-                            }
-                            keep_without.append(s)
-                            continue
-                        extra[s.id] = {"distractors": dp[1]}
-                        jobs.append((s, dp[0], [seed + i for i in range(cfg.k)], 1.0))
-                    else:  # band
-                        jobs.append((s, s.prompt, [seed + i for i in range(cfg.k)], 1.0))
-                outs = solver.rollouts(jobs, desc=f"verify: {check}")
-                nxt = list(keep_without)
-                for (s, _, seeds, temp), (rewards, errors, blind, psha) in zip(jobs, outs, strict=True):
-                    mk = metric_key(tax.tasks[s.task_type].metric)
-                    rec = {"model": solver.model, "prompt_sha": psha, "seeds": seeds, "temperature": temp,
-                           "profile": prof.name, "think_gate": prof.think_gate, **extra.get(s.id, {})}
-                    if any(errors):
-                        rec["errors"] = errors
-                    if check == "reanswer":
-                        ok, reason, ev = C.check_reanswer(rewards, C.solve_threshold(mk, cfg.thresholds))
-                    elif check == "nocontext":
-                        ok, reason, ev = C.check_nocontext(rewards, cfg.leak_threshold)
-                    elif check == "robustness":
-                        ok, reason, ev = C.check_robustness(rewards, C.solve_threshold(mk, cfg.thresholds))
-                    else:
-                        ok, reason, ev = C.check_band(rewards, C.is_binary(mk), lo, hi)
-                        state[s.id]["pass_rate"] = ev["mean"]
-                        rates[s.task_type].append(ev["mean"])
-                    # A failed call (HTTP 4xx/5xx after retries, timeout) means the check has no evidence: the
-                    # sample is rejected (retried next run), never passed -- a no-context call that failed must not
-                    # certify that the sample needs its context. Replies that came back but could not show a solve
-                    # (cut at max_tokens, no </think> under the gate) make the check inconclusive, not passed.
-                    if any(blind):
-                        rec["blind"] = blind
-                    if any(e not in (None, "length") for e in errors):
-                        fail(s, check, "solver_error", {**rec, **ev}, state[s.id])
-                    elif check != "band" and C.inconclusive(ok, blind, passes_when_solved=check != "nocontext"):
-                        # every reply was cut short or unscorable: no evidence either way (the band keeps
-                        # training's view, where a truncated rollout earns 0)
-                        unsure(s, check, {**rec, **ev, "reason": "every reply truncated or unscorable for format"},
-                               state[s.id])
-                        nxt.append(s)
-                    elif ok:
-                        passed(s, check, {**rec, **ev}, state[s.id])
-                        nxt.append(s)
-                    else:
-                        fail(s, check, reason, {**rec, **ev}, state[s.id])
-                nxt_ids = {s.id for s in nxt}
-                active = [s for s in active if s.id in nxt_ids]  # input order, whatever the batching did
+                active = _check_llm(check, active, pool, solver, su, book)
             for s in active:
-                s.verification = {**(s.verification or {}), **state[s.id], "verdict": "kept"}
+                s.verification = {**(s.verification or {}), **book.state[s.id], "verdict": "kept"}
                 verified.write(s)
-            for _, rid, reason, detail in sorted(pending, key=lambda r: r[0]):  # one line per input at most
+            for rid, reason, detail in book.rejections():
                 run.reject(rid, reason, detail)
         summary.kept = verified.count
         summary.rejected = run.n_rejected
         if solver is not None:
             summary.requests, summary.cached = solver.requests, solver.cached
             run.counts.update({"llm_requests": solver.requests})
-    for (_, c), cnt in sorted(table.items()):
+    for (_, c), cnt in sorted(book.table.items()):
         if cnt["inconclusive"]:
             summary.inconclusive[c] = summary.inconclusive.get(c, 0) + cnt["inconclusive"]
-    summary.table = render_table(table, rates, order)
+    summary.table = render_table(book.table, book.rates, order)
     return summary
 
 
