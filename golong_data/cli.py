@@ -20,6 +20,7 @@ import typer
 from golong_data.config import (
     ChunkConfig,
     DedupConfig,
+    EndpointConfig,
     ExportConfig,
     IngestConfig,
     SynthConfig,
@@ -234,16 +235,20 @@ def synthesize(
     near_ratio: float = opt(SynthConfig, "near_ratio"),
     depth: float | None = opt(SynthConfig, "depth"),
     llm: bool = opt(SynthConfig, "llm", "--llm"),
-    base_url: str | None = opt(SynthConfig, "base_url"),
-    model: str | None = opt(SynthConfig, "model"),
+    base_url: str | None = opt(EndpointConfig, "base_url"),
+    model: str | None = opt(EndpointConfig, "model"),
+    api_key_env: str = opt(EndpointConfig, "api_key_env"),
+    max_in_flight: int = opt(EndpointConfig, "max_in_flight"),
+    max_cost: float | None = opt(EndpointConfig, "max_cost"),
     shard: str | None = typer.Option(None, help="Make only shard i/N of the sample slots (e.g. 0/4), from "
                                       "the whole library; `merge synthesize` joins the shards."),
 ) -> None:
     """Build verifiable long-context samples of the nine task types, padded with distractors to token buckets."""
     cfg = SynthConfig(
         per_type=per_type, total=total, buckets=csv(buckets) or [], seed=seed, tasks=csv(tasks),
-        near_ratio=near_ratio, depth=depth, llm=llm, base_url=base_url, model=model,
-        taxonomy=str(taxonomy) if taxonomy else None,
+        near_ratio=near_ratio, depth=depth, llm=llm, taxonomy=str(taxonomy) if taxonomy else None,
+        endpoint=EndpointConfig(base_url=base_url, model=model, api_key_env=api_key_env, max_in_flight=max_in_flight,
+                                max_cost=max_cost),
     )
     run_stage("synthesize", in_dir, out, cfg, shard)
 
@@ -256,14 +261,16 @@ def verify(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; writes verified.jsonl + rejected.jsonl."),
     checks: str = typer.Option(",".join(default_of(VerifyConfig, "checks")), help="Comma-separated. "
                                + help_of(VerifyConfig, "checks")),
-    solver: str | None = typer.Option(None, help="Solver model name (default: the local SmolLM2 server)."),
-    base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint (default: the local server)."),
+    solver: str | None = opt(VerifyConfig, "solver"),
+    base_url: str | None = opt(EndpointConfig, "base_url"),
+    api_key_env: str = opt(EndpointConfig, "api_key_env"),
+    max_cost: float | None = opt(EndpointConfig, "max_cost"),
     k: int = opt(VerifyConfig, "k"),
     band: str = opt(VerifyConfig, "band"),
     seed: int = opt(VerifyConfig, "seed"),
     documents: Path | None = typer.Option(None, help="documents.jsonl (or its dir) to resolve evidence spans; "
                                           "default: found through the manifests."),
-    max_in_flight: int = opt(VerifyConfig, "max_in_flight"),
+    max_in_flight: int = opt(EndpointConfig, "max_in_flight"),
     shard: str | None = typer.Option(None, help="Verify only shard i/N of the samples (e.g. 0/4)."),
     profile: str = opt(VerifyConfig, "profile", "--profile"),
     no_think_gate: bool = typer.Option(False, "--no-think-gate", help="Score solver replies without requiring "
@@ -271,9 +278,11 @@ def verify(
     max_blind: float = opt(VerifyConfig, "max_blind", "--max-blind"),
 ) -> None:
     """Keep samples whose gold is right, that need their context, and that teach something (pass-rate band)."""
-    cfg = VerifyConfig(checks=csv(checks) or [], solver=solver, base_url=base_url, k=k, band=band,
-                       documents=str(documents) if documents else None, max_in_flight=max_in_flight,
-                       profile=profile, think_gate=not no_think_gate, max_blind=max_blind, seed=seed)
+    endpoint = EndpointConfig(base_url=base_url, api_key_env=api_key_env, max_in_flight=max_in_flight,
+                              max_cost=max_cost)
+    cfg = VerifyConfig(checks=csv(checks) or [], solver=solver, endpoint=endpoint, k=k, band=band,
+                       documents=str(documents) if documents else None, profile=profile,
+                       think_gate=not no_think_gate, max_blind=max_blind, seed=seed)
     run_stage("verify", in_dir, out, cfg, shard)
 
 

@@ -3,8 +3,9 @@
 Declared once (TRL's `field(metadata={"help": ...})` practice): one dataclass per stage feeds the YAML
 loader and its validation errors, the stage's CLI options (golong_data.cli.opt) and the stage's `run`
 (golong_data.pipeline.stages: every stage is `run(inputs, out_dir, cfg, shard)`). Each default is written once,
-here. A field marked `path=True` is resolved relative to the config file by the loader; `seed` comes from the
-top-level `seed:` and `internal=True` fields are set by the caller, so neither is a key of a stage's section.
+here. A field marked `path=True` is resolved relative to the config file by the loader. Fields marked
+`shared=KEY` come from the top-level KEY (`seed:`, and `llm:`, the one endpoint block every stage that calls a
+model uses) and `internal=True` fields are set by the caller, so neither is a key of a stage's section.
 
     work_dir: work/demo
     corpus: [tests/fixtures]
@@ -13,30 +14,34 @@ top-level `seed:` and `internal=True` fields are set by the caller, so neither i
     chunk: {max_tokens: 2048}
     verify: {checks: [gold, band], k: 8, band: "1-6"}
     export: {size: 23000, val_per_type: 16}
+    llm: {base_url: http://127.0.0.1:8000/v1, model: Qwen/Qwen3-8B, max_cost: 20}   # optional
     shards: {n: 8, executor: ray, ray_address: auto}   # optional: same outputs, shard tasks on Ray
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from golong_data import paths
 from golong_data.errors import ConfigError
+from golong_data.llm.contract import LLMConfig
 
 ALL_CHECKS = ("gold", "shortcut", "reanswer", "nocontext", "robustness", "band")
 LOADER_FIELDS = ("base_dir", "source", "config_path")
 
 
 def setting(text: str, *, range: tuple[float | None, float | None] | None = None,  # noqa: A002
-            path: bool = False, internal: bool = False, **kw: Any) -> Any:
+            path: bool = False, internal: bool = False, shared: str | None = None, **kw: Any) -> Any:
     """A config field declared once: its help text, its default, and (for numbers) the range it must lie in.
     Constructing the dataclass checks the range (check_ranges in __post_init__), so the CLI, `run`'s YAML and
     library callers all get the same error; the CLI's --help shows the range (help_of). `path`: a file path the
-    YAML loader resolves relative to the config file; `internal`: set by the caller, never a YAML key."""
-    return field(metadata={"help": text, "range": range, "path": path, "internal": internal}, **kw)
+    YAML loader resolves relative to the config file; `internal`: set by the caller, never a YAML key; `shared`:
+    in a `run` config, taken from this top-level key (one seed, one LLM endpoint), never a section's key."""
+    return field(metadata={"help": text, "range": range, "path": path, "internal": internal, "shared": shared},
+                 **kw)
 
 
 def range_text(r: tuple[float | None, float | None]) -> str:
@@ -69,6 +74,37 @@ def check_ranges(obj: Any) -> None:
 
 
 MIN_MAX_TOKENS = 4  # a chunk must hold a word or two of any tokenizer
+_LLM = LLMConfig  # the LLM layer's defaults, written once there
+
+
+@dataclass
+class EndpointConfig:
+    """The LLM endpoint of every stage that calls a model: a `run` config's top-level `llm:` block."""
+
+    base_url: str | None = setting("OpenAI-compatible endpoint (None: $OPENAI_BASE_URL, else OpenAI when the key "
+                                   "variable is set, else the local SmolLM2 server).", default=None)
+    model: str | None = setting("Model name at the endpoint (None: $OPENAI_MODEL, else the local model).",
+                                default=None)
+    api_key_env: str = setting("Environment variable holding the endpoint's API key (the key is never stored).",
+                               default=_LLM.api_key_env)
+    max_in_flight: int = setting("Concurrent LLM requests.", default=_LLM.max_in_flight, range=(1, 1024))
+    max_cost: float | None = setting("Stop when a stage's new LLM calls reach this many USD (cache hits are free).",
+                                     default=None, range=(0, None))
+    cache_path: str | None = setting("SQLite cache of LLM calls (None: $GOLONG_HOME/llm_cache.sqlite).",
+                                     default=None, path=True)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+    def llm_config(self, model: str | None = None) -> LLMConfig:
+        """The LLM layer's config for this endpoint; `model` overrides the block's model (verify's solver)."""
+        return LLMConfig(base_url=self.base_url, model=model or self.model, api_key_env=self.api_key_env,
+                         max_in_flight=self.max_in_flight, max_cost=self.max_cost, cache_path=self.cache_path)
+
+
+def endpoint_setting() -> Any:
+    return setting("The LLM endpoint (in a `run` config: the top-level llm: block).", default_factory=EndpointConfig,
+                   shared="llm")
 
 
 @dataclass
@@ -97,9 +133,9 @@ class VerifyConfig:
         "Checks to run, in order: gold and shortcut (no LLM), reanswer, nocontext, robustness, band.",
         default_factory=lambda: list(ALL_CHECKS),
     )
-    solver: str | None = setting("Solver model name at the endpoint (None: the local SmolLM2 server).", default=None)
-    base_url: str | None = setting("OpenAI-compatible endpoint (None: start the local SmolLM2 server).", default=None)
-    api_key_env: str = setting("Environment variable holding the endpoint's API key.", default="OPENAI_API_KEY")
+    solver: str | None = setting("Solver model at the endpoint (None: the llm block's model, else the local "
+                                 "SmolLM2 server's).", default=None)
+    endpoint: EndpointConfig = endpoint_setting()
     k: int = setting("Rollouts per sample for the difficulty band and the robustness pass@k.", default=8,
                range=(1, 256))
     band: str = setting(
@@ -118,17 +154,12 @@ class VerifyConfig:
                                "SmolLM2; blind and gold answers always carry an empty think block).", default=True)
     max_blind: float = setting("Shortcut check: reject a sample when a content blind strategy scores >= its chance "
                                "level + this (capped at 1.0).", default=0.3, range=(0, 1))
-    max_in_flight: int = setting("Concurrent LLM requests.", default=8, range=(1, 1024))
     max_tokens: int = setting("Completion budget per solver call.", default=512, range=(1, None))
-    max_cost: float | None = setting("Stop when the run's LLM spend reaches this many USD.", default=None,
-                                     range=(0, None))
-    cache_path: str | None = setting("SQLite cache of LLM calls (None: the LLM layer's default).", default=None,
-                                     path=True)
     documents: str | None = setting(
         "Directory or documents.jsonl used to resolve evidence spans (None: found through the manifests).",
         default=None, path=True,
     )
-    seed: int = setting("First rollout seed; rollout i uses seed + i.", default=0)
+    seed: int = setting("First rollout seed; rollout i uses seed + i.", default=0, shared="seed")
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -149,7 +180,7 @@ class ExportConfig:
     profile: str = setting("Reward profile the card's shortcut table is measured under (golongrl, or strict for "
                            "training with the strict rewards); rows verified under another profile are re-measured.",
                            default="golongrl")
-    seed: int = setting("Seed of the mix's draw.", default=0)
+    seed: int = setting("Seed of the mix's draw.", default=0, shared="seed")
     command: str = setting("The command line the card records.", default="", internal=True)
     config_text: str = setting("The pipeline config the card records.", default="", internal=True)
 
@@ -200,7 +231,7 @@ class SynthConfig:
                               default=None, range=(1, None))
     buckets: list[str] = setting("Context lengths in Qwen tokens (k = 1024).",
                                default_factory=lambda: list(DEFAULT_BUCKETS))
-    seed: int = setting("Same inputs + settings + seed -> byte-identical samples.jsonl.", default=0)
+    seed: int = setting("Same inputs + settings + seed -> byte-identical samples.jsonl.", default=0, shared="seed")
     tasks: list[str] | None = setting("Only these task types (default: all nine).", default=None)
     near_ratio: float = setting("Share of the distractor tokens taken from the evidence's own document.", default=0.3,
                               range=(0, 1))
@@ -212,8 +243,7 @@ class SynthConfig:
                              range=(0, 0.5))
     attempts_per_sample: int = setting("Documents each wanted sample (slot) may try.", default=4, range=(1, None))
     llm: bool = setting("Use the LLM constructors (prompts/synth_<type>.md) instead of the programs.", default=False)
-    base_url: str | None = setting("OpenAI-compatible endpoint for --llm (default: local SmolLM2).", default=None)
-    model: str | None = setting("Model name for --llm.", default=None)
+    endpoint: EndpointConfig = endpoint_setting()
     ground_threshold: float = setting("rapidfuzz partial_ratio an LLM evidence quote must reach in its source.",
                                     default=90.0, range=(0, 100))
     llm_source_tokens: int = setting("The most source tokens an LLM constructor is shown (small local windows).",
@@ -247,6 +277,8 @@ class PipelineConfig:
     work_dir: str = setting("Where each stage writes <work_dir>/<stage>/ (relative to the config file).",
                             default="work")
     seed: int = setting("Seed for every stage that samples.", default=0)
+    llm: EndpointConfig = setting("The LLM endpoint every stage that calls a model uses (see EndpointConfig).",
+                                  default_factory=EndpointConfig)
     ingest: IngestConfig = setting("Ingest settings (see IngestConfig).", default_factory=IngestConfig)
     chunk: ChunkConfig = setting("Chunk settings (see ChunkConfig).", default_factory=ChunkConfig)
     dedup: DedupConfig = setting("Dedup settings (see DedupConfig).", default_factory=DedupConfig)
@@ -277,16 +309,17 @@ class PipelineConfig:
         """The stage's config as its `run` takes it: the section with the top-level seed, and the run's command
         and config text where the stage records them (export's card)."""
         sec = getattr(self, stage)
-        given = {"seed": self.seed, "command": f"golong-data run {self.config_path}", "config_text": self.source}
+        given = {f.name: getattr(self, f.metadata["shared"]) for f in fields(sec) if f.metadata.get("shared")}
         names = {f.name for f in fields(sec)}
-        return replace(sec, **{k: v for k, v in given.items() if k in names})
+        provenance = {"command": f"golong-data run {self.config_path}", "config_text": self.source}
+        return replace(sec, **given, **{k: v for k, v in provenance.items() if k in names})
 
     def stage_settings(self, stage: str) -> dict[str, Any]:
-        """What a stage's up-to-date check compares: its section's settings plus the shared seed (not the
-        provenance fields: an edit elsewhere in the YAML does not make a stage stale)."""
-        sec = getattr(self, stage)
-        return {"seed": self.seed, **{f.name: getattr(sec, f.name) for f in fields(sec)
-                                      if not f.metadata.get("internal") and f.name != "seed"}}
+        """What a stage's up-to-date check compares: its settings, the shared ones included (not the provenance
+        fields: an edit elsewhere in the YAML does not make a stage stale)."""
+        sec = self.section(stage)
+        return {"seed": self.seed, **{f.name: asdict(v) if is_dataclass(v := getattr(sec, f.name)) else v
+                                      for f in fields(sec) if not f.metadata.get("internal") and f.name != "seed"}}
 
 
 def resolve_path(p: str, base: Path) -> Path:
@@ -309,11 +342,10 @@ def help_text(cls: type) -> dict[str, str]:
 
 
 def yaml_keys(cls: type) -> dict[str, Any]:
-    """The fields a YAML mapping may set: not the loader's, not internal ones, and no per-stage seed (a stage
-    section takes the top-level `seed:`)."""
-    top = cls is PipelineConfig
+    """The fields a YAML mapping may set: not the loader's, not internal ones, not shared ones (a stage section
+    takes the top-level `seed:` and `llm:`)."""
     return {f.name: f for f in fields(cls) if f.name not in LOADER_FIELDS and not f.metadata.get("internal")
-            and (top or f.name != "seed")}
+            and not f.metadata.get("shared")}
 
 
 def from_mapping(cls: type, data: Any, where: str, base: Path | None = None) -> Any:
@@ -325,6 +357,11 @@ def from_mapping(cls: type, data: Any, where: str, base: Path | None = None) -> 
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}", f"write `{where}:` as key: value")
     known = yaml_keys(cls)
     unknown = sorted(set(data) - set(known))
+    shared = {k for k in unknown if any(f.metadata.get("shared") == "llm" for f in fields(cls))
+              and k in {f.name for f in fields(EndpointConfig)}}
+    if shared:
+        raise ConfigError(f"{where}: {', '.join(sorted(shared))} belong(s) in the top-level llm: block",
+                          "one endpoint for every stage that calls a model: llm: {base_url: ..., model: ...}")
     if unknown:
         choices = "; ".join(f"{k}: {known[k].metadata.get('help', '')}" for k in known)
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}", f"expected one of -- {choices}")
@@ -370,7 +407,7 @@ def _check_type(v: Any, typ: str, where: str, help_: str) -> Any:
 
 
 SECTIONS: dict[str, type] = {c.__name__: c for c in (IngestConfig, ChunkConfig, DedupConfig, SynthConfig,
-                                                     VerifyConfig, ExportConfig, ShardsConfig)}
+                                                     VerifyConfig, ExportConfig, ShardsConfig, EndpointConfig)}
 
 
 def validate(cfg: PipelineConfig) -> PipelineConfig:

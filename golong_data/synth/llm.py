@@ -138,7 +138,7 @@ def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
     """One LLM call per attempt (2 * quota of them; this shard's share), then the same checks and padding as
     programs. Each attempt is a slot of its own: which questions are near duplicates and which fill the quota
     is decided over all attempts by golong_data.synth.select.select."""
-    from golong_data.llm import LLMConfig, LLMRequest, resolve_endpoint, run_batch
+    from golong_data.llm import LLMRequest, resolve_endpoint, run_batch
 
     cfg = syn.cfg
     builder = get_builder(task)
@@ -148,7 +148,7 @@ def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
     cands = interleave_kinds(cands, random.Random(derive_seed(cfg.seed, task, bucket, "llm-order")))
     template = prompt_text(syn, task)
     prompt_sha = hashlib.sha256(template.encode()).hexdigest()
-    llm_cfg = LLMConfig(base_url=cfg.base_url, model=cfg.model)
+    llm_cfg = cfg.endpoint.llm_config()
     model = resolve_endpoint(llm_cfg).model
 
     jobs: list[tuple[int, Document, Any, random.Random]] = []

@@ -148,14 +148,12 @@ class _Solver:
     """One place that turns (sample, messages, seeds, temperature) into rewards via the LLM layer."""
 
     def __init__(self, cfg: VerifyConfig) -> None:
-        from golong_data.llm import LLMConfig
-
         self.cfg = cfg
-        self.llm = LLMConfig(base_url=cfg.base_url, model=cfg.solver, api_key_env=cfg.api_key_env,
-                             max_in_flight=cfg.max_in_flight, max_cost=cfg.max_cost, cache_path=cfg.cache_path)
+        self.llm = cfg.endpoint.llm_config(cfg.solver)
         from golong_data.llm.contract import LOCAL_MODEL
 
-        self.model = cfg.solver or os.environ.get("OPENAI_MODEL") or (LOCAL_MODEL if cfg.base_url is None else "?")
+        self.model = (self.llm.model or os.environ.get("OPENAI_MODEL")
+                      or (LOCAL_MODEL if self.llm.base_url is None else "?"))
         self.requests = 0
         self.cached = 0
         from golong_data.taxonomy import load_taxonomy, metric_key
@@ -279,8 +277,8 @@ def _verify_settings(cfg: VerifyConfig, seed: int, shard: str | None) -> dict[st
     settings = {**asdict(cfg), "seed": seed, "shard": shard}
     # How fast and where answers are kept, not what: they do not change the outputs, and shards on several
     # nodes each keep their own cache (merge_verify requires one config across the shards).
-    settings.pop("max_in_flight")
-    settings.pop("cache_path")
+    settings["endpoint"].pop("max_in_flight")
+    settings["endpoint"].pop("cache_path")
     return settings
 
 

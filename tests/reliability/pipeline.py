@@ -66,8 +66,8 @@ def write_config(root: Path, work: str = "work", llm_url: str | None = None, **o
         "export": {"size": 40, "val_per_type": 1, "plots": False},
     }
     if llm_url:
-        cfg["verify"] = {"checks": ["gold", "nocontext"], "base_url": llm_url, "solver": "fake",
-                         "max_in_flight": 4, "cache_path": str(root / f"llm_cache-{work}.sqlite")}
+        cfg["llm"] = {"base_url": llm_url, "max_in_flight": 4, "cache_path": str(root / f"llm_cache-{work}.sqlite")}
+        cfg["verify"] = {"checks": ["gold", "nocontext"], "solver": "fake"}
     for k, v in over.items():
         cfg[k] = {**cfg[k], **v} if isinstance(v, dict) else v
     p = root / f"pipeline-{work}.yaml"

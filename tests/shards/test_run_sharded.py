@@ -36,8 +36,8 @@ def _config(tmp: Path, name: str, base_url: str, **extra: Any) -> Path:
         "seed": 0,
         "chunk": {"max_tokens": 2048},
         "synthesize": {"per_type": 3, "buckets": ["2k", "4k"]},
-        "verify": {"checks": ["gold", "nocontext"], "base_url": base_url, "solver": "fake", "k": 2,
-                   "cache_path": f"{name}-llm.sqlite"},
+        "llm": {"base_url": base_url, "cache_path": f"{name}-llm.sqlite"},
+        "verify": {"checks": ["gold", "nocontext"], "solver": "fake", "k": 2},
         "export": {"size": 60, "val_per_type": 1, "plots": False},
         **extra,
     }

@@ -70,7 +70,7 @@ def test_ray_reports_a_task_that_keeps_failing(ray_session: None) -> None:
 def test_ray_synthesize_and_verify_shards_equal_the_single_run(ray_session: None, sharded_local: Path,
                                                                tmp_path: Path) -> None:
     """The LLM-facing stages as Ray tasks (LLM calls from Ray workers to the endpoint), merged: one run's bytes."""
-    from golong_data.config import VerifyConfig
+    from golong_data.config import EndpointConfig, VerifyConfig
     from golong_data.pipeline.sharded import run_sharded
     from golong_data.pipeline.stages import STAGES
     from golong_data.synth.stage import SynthConfig, run_synthesize
@@ -86,8 +86,8 @@ def test_ray_synthesize_and_verify_shards_equal_the_single_run(ray_session: None
                 tmp_path / "ray" / "synthesize", synth)
     with FakeOpenAIServer() as srv:
         def vcfg(name: str) -> VerifyConfig:
-            return VerifyConfig(checks=["gold", "nocontext"], base_url=srv.base_url, solver="fake",
-                                cache_path=str(tmp_path / f"{name}.sqlite"))
+            return VerifyConfig(checks=["gold", "nocontext"], solver="fake", endpoint=EndpointConfig(
+                base_url=srv.base_url, cache_path=str(tmp_path / f"{name}.sqlite")))
 
         run_verify(tmp_path / "single" / "synthesize", tmp_path / "single" / "verify", vcfg("single"))
         run_sharded(STAGES["verify"], RayExecutor(progress=False), 3, tmp_path / "ray" / "synthesize",

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import golong_data.verify.stage as V
 from golong_data.cli import app
-from golong_data.config import VerifyConfig
+from golong_data.config import EndpointConfig, VerifyConfig
 from golong_data.errors import GolongError
 from golong_data.pipeline.shard import in_shard
 from golong_data.pipeline.stage import read_manifest
@@ -77,8 +77,8 @@ def solver(samples_dir: Path) -> Callable[[dict[str, Any]], str]:
 
 
 def _cfg(srv: Any, cache: Path, docs: Path) -> VerifyConfig:
-    return VerifyConfig(checks=CHECKS, base_url=srv.base_url, solver="fake", k=3, band="1-2",
-                        cache_path=str(cache), documents=str(docs), max_in_flight=4)
+    return VerifyConfig(checks=CHECKS, solver="fake", k=3, band="1-2", documents=str(docs),
+                        endpoint=EndpointConfig(base_url=srv.base_url, cache_path=str(cache), max_in_flight=4))
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from golong_data.config import EndpointConfig
 from golong_data.synth.llm import answer_in_source, coerce, ground
 from golong_data.synth.stage import SynthConfig, run_synthesize
 
@@ -44,7 +45,7 @@ def test_llm_constructors_keep_grounded_and_ledger_the_rest(synth_corpus: Path, 
     srv = FakeOpenAIServer(reply=scripted_reply).start()
     try:
         cfg = SynthConfig(per_type=4, buckets=["4k"], tasks=["precise_retrieval"], llm=True,
-                          base_url=srv.base_url, model="scripted")
+                          endpoint=EndpointConfig(base_url=srv.base_url, model="scripted"))
         run_synthesize(synth_corpus, tmp_path / "out", cfg)
     finally:
         srv.stop()

@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from golong_data.cli import app
+from golong_data.config import EndpointConfig
 from golong_data.errors import GolongError
 from golong_data.records import Document, read_records, write_jsonl
 from golong_data.synth.merge import merge_synthesize
@@ -102,7 +103,7 @@ def test_llm_shards_merge_to_the_single_run(synth_corpus: Path, tmp_path: Path) 
     srv = FakeOpenAIServer(reply=mostly_grounded).start()
     try:
         cfg = {"per_type": 3, "buckets": ["4k"], "tasks": ["precise_retrieval"], "llm": True,
-               "base_url": srv.base_url, "model": "scripted"}
+               "endpoint": EndpointConfig(base_url=srv.base_url, model="scripted")}
         single = tmp_path / "single"
         run_synthesize(synth_corpus, single, SynthConfig(**cfg))
         dirs = _sharded(synth_corpus, tmp_path, cfg)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE.parent / "llm"))
 from factory import ROUTES, conversations, make_samples, perfect  # noqa: E402
 from fake_openai_server import FakeOpenAIServer  # noqa: E402
 
-from golong_data.config import VerifyConfig  # noqa: E402
+from golong_data.config import EndpointConfig, VerifyConfig  # noqa: E402
 from golong_data.records import Sample, content_id, write_jsonl  # noqa: E402
 from golong_data.verify.checks import check_shortcut, recompute_verdict  # noqa: E402
 from golong_data.verify.shortcuts import measure  # noqa: E402
@@ -170,8 +170,9 @@ def _leaky_run(tmp: Path, think: bool, **kw: object) -> tuple[dict, dict, object
     srv = FakeOpenAIServer(reply=reply, length_rate=float(kw.pop("length_rate", 0.0)))  # type: ignore[arg-type]
     srv.start()
     try:
-        kept, rej, summary = _run(tmp, samples, checks=["gold", "nocontext"], base_url=srv.base_url,
-                                  solver="scripted", cache_path=str(tmp / "llm.sqlite"), **kw)
+        endpoint = EndpointConfig(base_url=srv.base_url, cache_path=str(tmp / "llm.sqlite"))
+        kept, rej, summary = _run(tmp, samples, checks=["gold", "nocontext"], solver="scripted", endpoint=endpoint,
+                                  **kw)
     finally:
         srv.stop()
     return kept, rej, summary, leak
@@ -217,8 +218,8 @@ def test_real_local_model_nocontext_rejects_a_planted_leak_and_reports_the_gate_
     leak = replace(base, id="smp-planted-leak", prompt=[{"role": "user", "content": content}],
                    ground_truth={**base.ground_truth, "golden_label": "4"}, answer="\\boxed{4}",
                    meta={**base.meta, "question": q})
-    common = {"checks": ["gold", "nocontext"], "base_url": local_llm.base_url, "solver": local_llm.model,
-              "max_tokens": 32, "max_in_flight": 1, "cache_path": str(tmp_path / "c.sqlite")}
+    endpoint = EndpointConfig(base_url=local_llm.base_url, max_in_flight=1, cache_path=str(tmp_path / "c.sqlite"))
+    common = {"checks": ["gold", "nocontext"], "solver": local_llm.model, "max_tokens": 32, "endpoint": endpoint}
     kept, rej, summary = _run(tmp_path / "gate", [leak], **common)
     assert not rej and kept[leak.id]["verification"]["checks"]["nocontext"]["verdict"] == "inconclusive"
     assert summary.inconclusive == {"nocontext": 1}  # type: ignore[attr-defined]

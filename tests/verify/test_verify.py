@@ -17,7 +17,7 @@ sys.path.insert(0, str(HERE.parent / "llm"))
 from factory import make_samples, perfect  # noqa: E402
 from fake_openai_server import FakeOpenAIServer  # noqa: E402
 
-from golong_data.config import VerifyConfig  # noqa: E402
+from golong_data.config import EndpointConfig, VerifyConfig  # noqa: E402
 from golong_data.records import Document, Sample, write_jsonl  # noqa: E402
 from golong_data.verify.checks import recompute_verdict  # noqa: E402
 from golong_data.verify.stage import run_verify  # noqa: E402
@@ -123,8 +123,8 @@ def server():
 
 
 def _cfg(srv: FakeOpenAIServer, tmp: Path, **kw: object) -> VerifyConfig:
-    return VerifyConfig(base_url=srv.base_url, solver="scripted", cache_path=str(tmp / "llm.sqlite"),
-                        max_in_flight=4, **kw)  # type: ignore[arg-type]
+    endpoint = EndpointConfig(base_url=srv.base_url, cache_path=str(tmp / "llm.sqlite"), max_in_flight=4)
+    return VerifyConfig(solver="scripted", endpoint=endpoint, **kw)  # type: ignore[arg-type]
 
 
 def test_reanswer_rejects_a_consistently_wrong_gold(tmp_path: Path, server) -> None:
@@ -251,8 +251,9 @@ def test_real_local_solver_path_and_cache(tmp_path: Path, local_llm) -> None:
     """The real SmolLM2 server as solver: the checks run, record their numbers, and a rerun is all cache."""
     samples = make_samples(per_type=1, tasks=["precise_retrieval"])
     syn = _write(tmp_path, samples)
-    cfg = VerifyConfig(checks=["gold", "reanswer", "band"], base_url=local_llm.base_url, solver=local_llm.model,
-                       k=1, band="0-1", max_tokens=16, max_in_flight=1, cache_path=str(tmp_path / "c.sqlite"))
+    endpoint = EndpointConfig(base_url=local_llm.base_url, max_in_flight=1, cache_path=str(tmp_path / "c.sqlite"))
+    cfg = VerifyConfig(checks=["gold", "reanswer", "band"], solver=local_llm.model, endpoint=endpoint, k=1,
+                       band="0-1", max_tokens=16)
     first = run_verify(syn, tmp_path / "v", cfg)
     kept, rej = _assert_partition(samples, tmp_path / "v")
     assert first.requests >= len(samples) and first.cached == 0
