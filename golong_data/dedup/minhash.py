@@ -28,17 +28,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from golong_data.config import DedupConfig
+
 # CJK characters count as one word each (Chinese and Japanese have no spaces); elsewhere a word is a run of
 # letters/digits. The same words feed exact hashes, shingles and decontamination n-grams.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 
-# Defaults from the issue, after common practice: 5-word shingles and 128 permutations as in datatrove's
-# MinhashConfig / the Gopher-style web dedup recipes; Jaccard 0.8 as in text-dedup and the SlimPajama
-# near-duplicate pass (they use 13-grams on web text, whose boilerplate needs longer shingles).
-DEFAULT_THRESHOLD = 0.8
-DEFAULT_NUM_PERM = 128
-DEFAULT_NGRAM = 5
+# Defaults (declared once, in golong_data.config.DedupConfig), after common practice: 5-word shingles and 128
+# permutations as in datatrove's MinhashConfig / the Gopher-style web dedup recipes; Jaccard 0.8 as in text-dedup
+# and the SlimPajama near-duplicate pass (they use 13-grams on web text, whose boilerplate needs longer shingles).
+DEFAULT_NUM_PERM = DedupConfig.num_perm
+DEFAULT_NGRAM = DedupConfig.ngram
 SEED = 1  # datasketch's default seed: the permutations are the ones MinHash(num_perm) would draw
 
 _FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))

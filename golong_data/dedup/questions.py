@@ -40,7 +40,7 @@ def duplicate_questions(questions: list[str]) -> list[int]:
     return [idx[j] for j in near_duplicate_questions([questions[i] for i in idx])]
 
 
-DEFAULT_QUESTION_THRESHOLD = 90.0  # rapidfuzz token_set_ratio, 0-100
+DEFAULT_QUESTION_THRESHOLD = DedupConfig.question_threshold  # rapidfuzz token_set_ratio, 0-100 (declared once)
 
 
 # ------------------------------------------------------------------ question near-duplicates

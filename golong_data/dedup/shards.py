@@ -1,17 +1,17 @@
 """Near-duplicate removal across shards: the dedup stage's result over N `chunk --shard i/N` outputs.
 
-    golong-data dedup-shards w/chunk.0 w/chunk.1 w/chunk.2 w/chunk.3 --out w/dedup [--executor local --workers 2]
+    golong-data shard dedup w/chunk --shards 4 --out w/dedup    # over w/chunk.shards/0..3 (from `shard chunk`)
 
 The datatrove sequence (signatures -> buckets -> clusters -> filter), with the single-machine stage's exact
 result: out/ holds the bytes `golong-data dedup` writes for the merged chunk output (tests compare them).
 
-1. signatures, one task per shard, in parallel (`shard_signatures`): for every document and chunk of the
-   shard, its normalised words -> exact key, MinHash signature (dedup_minhash.BatchMinHasher, the very
+1. signatures, one task per shard, in parallel (`dedup.stage.shard_signatures`): for every document and chunk of the
+   shard, its normalised words -> exact key, MinHash signature (dedup.minhash.BatchMinHasher, the very
    signatures of the single path), length; per chunk also the span and benchmark checks. Text is read here
    only; what leaves the task is ~num_perm x 4 bytes per record (an .npz and a small JSON per shard).
 2. buckets + clusters, one process (`run_dedup_shards`): the shards' arrays are concatenated in the single
    run's order (each record's document position in the upstream documents.jsonl) and handed to
-   dedup_minhash.cluster, which bands them (band_buckets) and keeps the longest text of each cluster. The
+   dedup.minhash.cluster, which bands them (band_buckets) and keeps the longest text of each cluster. The
    greedy keep-the-best pass must see every candidate in one order -- that is what makes its clusters those of
    the single path -- so it is not split; it holds signatures only (512 B per chunk at num_perm=128:
    ~1 GB for 2M chunks) and runs at numpy speed (bench/bench_dedup.py).
@@ -26,74 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from golong_data.config import DedupConfig
+from golong_data.dedup.stage import META_FILE, SIG_FILE
 from golong_data.errors import GolongError
+from golong_data.pipeline.stages import StageResult
 
-SIG_FILE = "dedup_signatures.npz"
-META_FILE = "dedup_signatures.json"
-
-
-def shard_signatures(shard_dir: str, out_dir: str, threshold: float = 0.8, num_perm: int = 128, ngram: int = 5,
-                     against: Sequence[str] = (), contam_ngram: int = 13) -> str:
-    """Step 1 for one shard directory (documents.jsonl + chunks.jsonl of `chunk --shard`): writes SIG_FILE and
-    META_FILE into out_dir (atomically; a retried task overwrites them). Plain str arguments: it runs in
-    worker processes and Ray tasks."""
-    import numpy as np
-
-    from golong_data.dedup.decontam import BenchmarkIndex
-    from golong_data.dedup.minhash import BatchMinHasher, exact_key, words
-    from golong_data.dedup.stage import DocTexts, input_files
-    from golong_data.records import atomic_open, line_offsets
-
-    docs_path, chunks_path = input_files(Path(shard_dir))
-    hasher = BatchMinHasher(num_perm=num_perm, ngram=ngram)
-    bench = BenchmarkIndex.from_files([Path(p) for p in against], contam_ngram)
-    meta: dict[str, Any] = {"docs": [], "chunks": []}
-    doc_words: list[list[str]] = []
-    doc_keys: list[bytes] = []
-    offsets: dict[str, int] = {}
-    for off, d in line_offsets(docs_path):
-        ws = words(d["text"])
-        doc_words.append(ws)
-        doc_keys.append(exact_key(ws, d["text"]))
-        offsets.setdefault(d["id"], off)
-        meta["docs"].append([d["id"], len(d["text"]), bool(ws), str((d.get("source") or {}).get("path", ""))])
-    doc_sigs = hasher.signatures(doc_words)
-    del doc_words
-    chunk_words: list[list[str]] = []
-    chunk_keys: list[bytes] = []
-    texts = DocTexts(docs_path, offsets)
-    try:
-        for _, c in line_offsets(chunks_path):
-            cid, did, s, e = c.get("id"), c.get("doc_id", ""), c.get("start"), c.get("end")
-            if did not in offsets:
-                meta["chunks"].append([cid, did, "missing", None])
-                continue
-            text = texts.get(did)
-            if not (isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= len(text)):
-                meta["chunks"].append([cid, did, "bad_span", {"doc_id": did, "start": s, "end": e,
-                                                              "doc_chars": len(text)}])
-                continue
-            piece = text[s:e]
-            ws = words(piece)
-            hit = bench.match(piece, ws)
-            if hit is not None:
-                meta["chunks"].append([cid, did, "contaminated", {"benchmark": hit.benchmark, "ngram": hit.ngram,
-                                                                  "span": [s, e]}])
-                continue
-            meta["chunks"].append([cid, did, "ok", [len(chunk_words), e - s, bool(ws), s, e]])
-            chunk_words.append(ws)
-            chunk_keys.append(exact_key(ws, piece))
-    finally:
-        texts.close()
-    chunk_sigs = hasher.signatures(chunk_words)
-    meta["benchmark_ngrams"] = bench.n_ngrams
-    out = Path(out_dir)
-    with atomic_open(out / SIG_FILE, "wb") as f:
-        np.savez(f, doc_sigs=doc_sigs, doc_keys=np.array(doc_keys, dtype="S16").reshape(-1),
-                 chunk_sigs=chunk_sigs, chunk_keys=np.array(chunk_keys, dtype="S16").reshape(-1))
-    with atomic_open(out / META_FILE) as f:
-        json.dump(meta, f, ensure_ascii=False, separators=(",", ":"))
-    return str(out)
+_D = DedupConfig  # the defaults, declared once in golong_data.config
 
 
 def _signature_tasks(dirs: list[Path], sig_dirs: list[Path], threshold: float, num_perm: int, ngram: int,
@@ -101,7 +39,7 @@ def _signature_tasks(dirs: list[Path], sig_dirs: list[Path], threshold: float, n
     """Step 1 as executor tasks: one `shard_signatures` per shard directory."""
     from golong_data.pipeline.executor import Task
 
-    return [Task(f"signatures {d}", "golong_data.dedup.shards:shard_signatures",
+    return [Task(f"signatures {d}", "golong_data.dedup.stage:shard_signatures",
                  {"shard_dir": str(d), "out_dir": str(s), "threshold": threshold, "num_perm": num_perm,
                   "ngram": ngram, "against": [str(p) for p in against], "contam_ngram": contam_ngram})
             for d, s in zip(dirs, sig_dirs, strict=True)]
@@ -227,10 +165,10 @@ def _write_merged(run: Any, dirs: list[Path], where: Callable[[str], int], dropp
     return docs_w, chunks_w
 
 
-def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float = 0.8, num_perm: int = 128,
-                     ngram: int = 5, against: Sequence[Path] = (), contam_ngram: int = 13,
-                     order_from: Path | None = None, executor: Any = None, work_dir: Path | None = None,
-                     signatures: Sequence[Path] | None = None) -> str:
+def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float = _D.threshold,
+                     num_perm: int = _D.num_perm, ngram: int = _D.ngram, against: Sequence[Path] = (),
+                     contam_ngram: int = _D.contam_ngram, order_from: Path | None = None, executor: Any = None,
+                     work_dir: Path | None = None, signatures: Sequence[Path] | None = None) -> str:
     """Steps 1-3 (see the module docstring); `executor` (pipeline.executor) runs step 1, default in-process.
     `signatures`: step 1's output directories, one per shard dir, already made (the sharded runner's tasks)."""
     from golong_data.config import DedupConfig
@@ -332,3 +270,16 @@ def _tag(path: Path, k: int) -> Any:
 
     for j, obj in enumerate(iter_jsonl(path)):
         yield k, j, obj
+
+
+# ---------------------------------------------------------------- the stage contract (pipeline/stages.py)
+def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: DedupConfig, inputs: Sequence[Path] = ()) -> StageResult:
+    """`shard_dirs`: the shards' signature directories; `inputs`: the chunk shard directories they were made from,
+    in the same order. Clusters over all of them and writes what the unsharded stage writes."""
+    if len(inputs) != len(shard_dirs):
+        raise GolongError(f"dedup merge: {len(shard_dirs)} signature dirs but {len(inputs)} chunk shard dirs",
+                          "give the chunk shard directories the signatures were made from, in the same order")
+    return StageResult(run_dedup_shards(inputs, out_dir, cfg.threshold, cfg.num_perm, cfg.ngram,
+                                        [Path(p) for p in cfg.against], cfg.contam_ngram, signatures=shard_dirs))
+
+

@@ -30,6 +30,8 @@ from golong_data.pipeline.stages import StageResult
 from golong_data.progress import progress
 from golong_data.records import line_offsets
 
+_D = DedupConfig  # the defaults, declared once in golong_data.config
+
 
 # ------------------------------------------------------------------ the dedup stage
 @dataclass
@@ -229,11 +231,11 @@ def _write_kept(run: Any, docs_path: Path, chunks_path: Path, doc_drops: dict[in
 def run_dedup(
     in_dir: Path,
     out_dir: Path,
-    threshold: float = 0.8,
-    num_perm: int = 128,
-    ngram: int = 5,
+    threshold: float = _D.threshold,
+    num_perm: int = _D.num_perm,
+    ngram: int = _D.ngram,
     against: Sequence[Path] = (),
-    contam_ngram: int = 13,
+    contam_ngram: int = _D.contam_ngram,
 ) -> str:
     """The dedup stage (see the module docstring); returns the one-line summary."""
     from golong_data.dedup.decontam import BenchmarkIndex
@@ -302,6 +304,78 @@ def with_contamination(doc: dict[str, Any], spans: list[list[Any]] | None) -> di
 
 
 
+
+# ---------------------------------------------------------------- one shard's signatures (dedup/shards.py merges them)
+SIG_FILE = "dedup_signatures.npz"
+
+
+META_FILE = "dedup_signatures.json"
+
+
+def shard_signatures(shard_dir: str, out_dir: str, threshold: float = _D.threshold, num_perm: int = _D.num_perm,
+                     ngram: int = _D.ngram, against: Sequence[str] = (), contam_ngram: int = _D.contam_ngram) -> str:
+    """Step 1 for one shard directory (documents.jsonl + chunks.jsonl of `chunk --shard`): writes SIG_FILE and
+    META_FILE into out_dir (atomically; a retried task overwrites them). Plain str arguments: it runs in
+    worker processes and Ray tasks."""
+    import numpy as np
+
+    from golong_data.dedup.decontam import BenchmarkIndex
+    from golong_data.dedup.minhash import BatchMinHasher, exact_key, words
+    from golong_data.dedup.stage import DocTexts, input_files
+    from golong_data.records import atomic_open, line_offsets
+
+    docs_path, chunks_path = input_files(Path(shard_dir))
+    hasher = BatchMinHasher(num_perm=num_perm, ngram=ngram)
+    bench = BenchmarkIndex.from_files([Path(p) for p in against], contam_ngram)
+    meta: dict[str, Any] = {"docs": [], "chunks": []}
+    doc_words: list[list[str]] = []
+    doc_keys: list[bytes] = []
+    offsets: dict[str, int] = {}
+    for off, d in line_offsets(docs_path):
+        ws = words(d["text"])
+        doc_words.append(ws)
+        doc_keys.append(exact_key(ws, d["text"]))
+        offsets.setdefault(d["id"], off)
+        meta["docs"].append([d["id"], len(d["text"]), bool(ws), str((d.get("source") or {}).get("path", ""))])
+    doc_sigs = hasher.signatures(doc_words)
+    del doc_words
+    chunk_words: list[list[str]] = []
+    chunk_keys: list[bytes] = []
+    texts = DocTexts(docs_path, offsets)
+    try:
+        for _, c in line_offsets(chunks_path):
+            cid, did, s, e = c.get("id"), c.get("doc_id", ""), c.get("start"), c.get("end")
+            if did not in offsets:
+                meta["chunks"].append([cid, did, "missing", None])
+                continue
+            text = texts.get(did)
+            if not (isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= len(text)):
+                meta["chunks"].append([cid, did, "bad_span", {"doc_id": did, "start": s, "end": e,
+                                                              "doc_chars": len(text)}])
+                continue
+            piece = text[s:e]
+            ws = words(piece)
+            hit = bench.match(piece, ws)
+            if hit is not None:
+                meta["chunks"].append([cid, did, "contaminated", {"benchmark": hit.benchmark, "ngram": hit.ngram,
+                                                                  "span": [s, e]}])
+                continue
+            meta["chunks"].append([cid, did, "ok", [len(chunk_words), e - s, bool(ws), s, e]])
+            chunk_words.append(ws)
+            chunk_keys.append(exact_key(ws, piece))
+    finally:
+        texts.close()
+    chunk_sigs = hasher.signatures(chunk_words)
+    meta["benchmark_ngrams"] = bench.n_ngrams
+    out = Path(out_dir)
+    with atomic_open(out / SIG_FILE, "wb") as f:
+        np.savez(f, doc_sigs=doc_sigs, doc_keys=np.array(doc_keys, dtype="S16").reshape(-1),
+                 chunk_sigs=chunk_sigs, chunk_keys=np.array(chunk_keys, dtype="S16").reshape(-1))
+    with atomic_open(out / META_FILE) as f:
+        json.dump(meta, f, ensure_ascii=False, separators=(",", ":"))
+    return str(out)
+
+
 # ---------------------------------------------------------------- the stage contract (pipeline/stages.py)
 def run(inputs: Path, out_dir: Path, cfg: DedupConfig, shard: str | None = None) -> StageResult:
     """Unsharded: the dedup stage over the chunk output `inputs`. A shard task ("upstream" sharding): `inputs` is
@@ -310,20 +384,7 @@ def run(inputs: Path, out_dir: Path, cfg: DedupConfig, shard: str | None = None)
     if shard is None:
         return StageResult(run_dedup(inputs, out_dir, cfg.threshold, cfg.num_perm, cfg.ngram, against,
                                      cfg.contam_ngram))
-    from golong_data.dedup.shards import shard_signatures
-
     shard_signatures(str(inputs), str(out_dir), cfg.threshold, cfg.num_perm, cfg.ngram, [str(p) for p in against],
                      cfg.contam_ngram)
     return StageResult(f"dedup shard {shard}: signatures of {inputs}")
 
-
-def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: DedupConfig, inputs: Sequence[Path] = ()) -> StageResult:
-    """`shard_dirs`: the shards' signature directories; `inputs`: the chunk shard directories they were made from,
-    in the same order. Clusters over all of them and writes what the unsharded stage writes."""
-    from golong_data.dedup.shards import run_dedup_shards
-
-    if len(inputs) != len(shard_dirs):
-        raise GolongError(f"dedup merge: {len(shard_dirs)} signature dirs but {len(inputs)} chunk shard dirs",
-                          "give the chunk shard directories the signatures were made from, in the same order")
-    return StageResult(run_dedup_shards(inputs, out_dir, cfg.threshold, cfg.num_perm, cfg.ngram,
-                                        [Path(p) for p in cfg.against], cfg.contam_ngram, signatures=shard_dirs))

@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from golong_data.config import IngestConfig
 from golong_data.errors import GolongError
 from golong_data.pipeline.shard import merge_sorted, shard_manifests
 from golong_data.pipeline.stage import REJECTED
+from golong_data.pipeline.stages import StageResult
 from golong_data.records import iter_jsonl
 
 _SAME = "same text as "  # ingest's duplicate_document detail
@@ -93,3 +95,9 @@ def merge_ingest(shard_dirs: Sequence[Path], out: Path, corpus: Sequence[Path]) 
                 run.reject(r["source"], r["reason"], r.get("detail", ""))
         line = run.summary(f"merged {len(dirs)} shards, kept")
     return line
+
+
+# ---------------------------------------------------------------- the stage contract (pipeline/stages.py)
+def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: IngestConfig, inputs: Sequence[Path] = ()) -> StageResult:
+    """`inputs`: the corpus paths the shards were given (their file order is the output order)."""
+    return StageResult(merge_ingest(shard_dirs, out_dir, inputs))

@@ -224,9 +224,3 @@ def run(inputs: Sequence[Path], out_dir: Path, cfg: IngestConfig, shard: str | N
     summary = run_ingest([Path(p) for p in inputs], out_dir, shard=shard, workers=workers)
     return StageResult(summary.line, detail=summary)
 
-
-def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: IngestConfig, inputs: Sequence[Path] = ()) -> StageResult:
-    """`inputs`: the corpus paths the shards were given (their file order is the output order)."""
-    from golong_data.ingest.merge import merge_ingest
-
-    return StageResult(merge_ingest(shard_dirs, out_dir, inputs))

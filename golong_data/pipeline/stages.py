@@ -1,6 +1,6 @@
 """The stage contract and the one registry that drives `run`, the CLI, sharding and merging.
 
-Every stage module (named in STAGES) has
+Every stage (named in STAGES) has, in its module and its merge module (the same one for chunk),
 
     run(inputs, out_dir, cfg, shard=None) -> StageResult      # shard "i/N": only that part of the work
     merge(shard_dirs, out_dir, cfg, inputs=()) -> StageResult  # N shard outputs -> the bytes of one run
@@ -56,9 +56,10 @@ class Stage:
     help: str
     shards: str = "input"  # "input", "upstream" or "" (see the module docstring)
     unsharded_why: str = ""
+    merge_module: str = ""  # holds merge() when it is not `module` (a merge module imports its stage, not back)
 
-    def load(self) -> ModuleType:
-        return importlib.import_module(self.module)
+    def load(self, merge: bool = False) -> ModuleType:
+        return importlib.import_module(self.merge_module if merge and self.merge_module else self.module)
 
     def run(self, inputs: Any, out_dir: Path, cfg: Any, shard: str | None = None) -> StageResult:
         result: StageResult = self.load().run(inputs, Path(out_dir), cfg, shard)
@@ -68,21 +69,26 @@ class Stage:
         if not self.shards:
             raise GolongError(f"the {self.name} stage is not sharded: {self.unsharded_why}",
                               f"run `golong-data {self.name}` once on the merged upstream output")
-        result: StageResult = self.load().merge([Path(d) for d in shard_dirs], Path(out_dir), cfg, list(inputs))
+        dirs = [Path(d) for d in shard_dirs]
+        result: StageResult = self.load(merge=True).merge(dirs, Path(out_dir), cfg, list(inputs))
         return result
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("ingest", "golong_data.ingest.stage", IngestConfig, "corpus",
-          "Read books, papers and dialogues into one document record each."),
+          "Read books, papers and dialogues into one document record each.",
+          merge_module="golong_data.ingest.merge"),
     Stage("chunk", "golong_data.chunk", ChunkConfig, "ingest",
           "Split documents into token-exact chunks on section, paragraph, then sentence boundaries."),
     Stage("dedup", "golong_data.dedup.stage", DedupConfig, "chunk",
-          "Drop exact and near-duplicate documents and chunks, and chunks quoting a benchmark.", shards="upstream"),
+          "Drop exact and near-duplicate documents and chunks, and chunks quoting a benchmark.", shards="upstream",
+          merge_module="golong_data.dedup.shards"),
     Stage("synthesize", "golong_data.synth.stage", SynthConfig, "dedup",
-          "Build verifiable long-context samples of the nine task types, padded with distractors to token buckets."),
+          "Build verifiable long-context samples of the nine task types, padded with distractors to token buckets.",
+          merge_module="golong_data.synth.merge"),
     Stage("verify", "golong_data.verify.stage", VerifyConfig, "synthesize",
-          "Keep samples whose gold is right, that need their context, and that teach something (pass-rate band)."),
+          "Keep samples whose gold is right, that need their context, and that teach something (pass-rate band).",
+          merge_module="golong_data.verify.merge"),
     Stage("export", "golong_data.export.stage", ExportConfig, "verify",
           "Mix the RLVR set by taxonomy shares and write it in the verl schema, with its dataset card.",
           shards="", unsharded_why="the mix is global over every sample (quotas per type, one question filter)"),

@@ -9,7 +9,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from golong_data.config import SynthConfig
 from golong_data.errors import GolongError
+from golong_data.pipeline.stages import StageResult
 from golong_data.records import iter_jsonl
 from golong_data.synth.select import _WHERE, DROP, KEEP, Outcome, sample_detail, sample_outcome, select
 
@@ -89,3 +91,9 @@ def merge_synthesize(shard_dirs: Sequence[Path], out: Path) -> str:
                 run.reject(str((obj.get("meta") or {}).get("focus_doc", "")), d[0], d[1])
         line = run.summary(f"merged {len(dirs)} shards, made")
     return line
+
+
+# ---------------------------------------------------------------- the stage contract (pipeline/stages.py)
+def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: SynthConfig, inputs: Sequence[Path] = ()) -> StageResult:
+    """The shards' raw attempts, merged by slot (golong_data.synth.merge); `inputs` is not needed."""
+    return StageResult(merge_synthesize(shard_dirs, out_dir))

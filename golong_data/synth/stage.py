@@ -16,7 +16,6 @@ import functools
 import random
 import re
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -423,9 +422,3 @@ def run(inputs: Path, out_dir: Path, cfg: SynthConfig, shard: str | None = None)
     summary = run_synthesize(inputs, out_dir, replace(cfg, shard=shard or cfg.shard), taxonomy_path=taxonomy)
     return StageResult(summary.line, [summary.table] if summary.table else [], summary)
 
-
-def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: SynthConfig, inputs: Sequence[Path] = ()) -> StageResult:
-    """The shards' raw attempts, merged by slot (golong_data.synth.merge); `inputs` is not needed."""
-    from golong_data.synth.merge import merge_synthesize
-
-    return StageResult(merge_synthesize(shard_dirs, out_dir))

@@ -11,9 +11,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from golong_data.config import VerifyConfig
 from golong_data.errors import GolongError
 from golong_data.pipeline.shard import ID_PREFIX, keyed, merge_sorted, shard_manifests
 from golong_data.pipeline.stage import REJECTED
+from golong_data.pipeline.stages import StageResult
 
 _ID_PREFIX_B = re.compile(ID_PREFIX.pattern.encode())  # a Sample line starts with its id too
 
@@ -121,3 +123,9 @@ def merge_verify(shard_dirs: Sequence[Path], out: Path, order_from: Path | None 
 
 
 # ---------------------------------------------------------------- verify shards
+
+
+# ---------------------------------------------------------------- the stage contract (pipeline/stages.py)
+def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: VerifyConfig, inputs: Sequence[Path] = ()) -> StageResult:
+    """`inputs`: optionally the samples.jsonl (or its dir) the shards read; default: named in their manifests."""
+    return StageResult(merge_verify(shard_dirs, out_dir, inputs[0] if inputs else None))

@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 from collections import Counter, defaultdict
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -521,9 +520,3 @@ def run(inputs: Path, out_dir: Path, cfg: VerifyConfig, shard: str | None = None
     summary = run_verify(inputs, out_dir, cfg, seed=cfg.seed, shard=shard)
     return StageResult(summary.line, [summary.table] if summary.table else [], summary)
 
-
-def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: VerifyConfig, inputs: Sequence[Path] = ()) -> StageResult:
-    """`inputs`: optionally the samples.jsonl (or its dir) the shards read; default: named in their manifests."""
-    from golong_data.verify.merge import merge_verify
-
-    return StageResult(merge_verify(shard_dirs, out_dir, inputs[0] if inputs else None))
