@@ -149,6 +149,8 @@ def dedup(
     questions: bool = typer.Option(False, "--questions", help="Dedup synthesized samples by question instead "
                                    "(rapidfuzz token_set_ratio)."),
     question_threshold: float = opt(DedupConfig, "question_threshold"),
+    shard: str | None = typer.Option(None, help="i/N: --in is chunk shard i (`chunk --shard i/N`'s output); write its "
+                                     "MinHash signatures, which `shard dedup --merge-only` clusters."),
 ) -> None:
     """Drop exact and near-duplicate documents and chunks, and chunks quoting a benchmark."""
     if questions:
@@ -158,7 +160,7 @@ def dedup(
     else:
         cfg = DedupConfig(threshold=threshold, num_perm=num_perm, ngram=ngram, against=[str(p) for p in against],
                           contam_ngram=contam_ngram)
-        run_stage("dedup", in_dir, out, cfg)
+        run_stage("dedup", in_dir, out, cfg, shard)
 
 
 # ---------------------------------------------------------------- taxonomy + score (issue 3)

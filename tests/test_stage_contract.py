@@ -71,6 +71,14 @@ def test_shard_verb_gives_the_single_stages_bytes(tmp_path: Path) -> None:
     _gd("shard", "chunk", *map(str, shards), "--merge-only", "--out", str(tmp_path / "merged"))
     _same(s / "chunk", tmp_path / "merged", ("documents.jsonl", "chunks.jsonl", "rejected.jsonl"))
 
+    # dedup by hand: signatures of each chunk shard (`dedup --shard`), then the clustering merge
+    sigs = [tmp_path / f"sig{i}" for i in range(3)]
+    for i, (c, d) in enumerate(zip(shards, sigs, strict=True)):
+        _gd("dedup", "--in", str(c), "--out", str(d), "--shard", f"{i}/3")
+    inputs = [a for c in shards for a in ("--shard-inputs", str(c))]
+    _gd("shard", "dedup", *map(str, sigs), "--merge-only", "--out", str(tmp_path / "d1"), *inputs)
+    _same(s / "dedup", tmp_path / "d1", ("documents.jsonl", "chunks.jsonl", "rejected.jsonl"))
+
     # dedup with another N than chunk's shards: no matching chunk shards, so it runs unsharded, same bytes
     out = _gd("shard", "dedup", str(m / "chunk"), "--out", str(tmp_path / "d2"), "--shards", "2")
     assert "ran unsharded" in out

@@ -96,4 +96,8 @@ def test_empty_response_scores_zero(items: list[str], label: str) -> None:
         g = gt(items, label=json.dumps({"data": [[label]]}) if task == "structured_extraction" else label)
         for response in ("", THINK, "<think>\n</think>\n[Answer]\n"):
             for profile in ("golongrl", "strict"):
+                if task == "summarization" and profile == "golongrl" and response == THINK:
+                    # golongrl's ROUGE-L reads the thinking too (the official quirk): a gold sharing a word with
+                    # THINK ("so") scores > 0. Found by hypothesis (items=['0', 'SO']): the property is strict's.
+                    continue
                 assert score(task, response, g, profile) == 0.0, (task, response, profile)
