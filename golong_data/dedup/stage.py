@@ -24,8 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from golong_data.config import DedupConfig
+from golong_data.dedup.decontam import BenchmarkIndex
+from golong_data.dedup.minhash import BatchMinHasher, ExactJaccard, cluster, doc_lsh_params, exact_key, lsh_params
+from golong_data.dedup.minhash import words as words_of
 from golong_data.errors import GolongError
+from golong_data.pipeline.stage import StageRun
 from golong_data.pipeline.stages import StageResult
 from golong_data.progress import progress
 from golong_data.records import line_offsets
@@ -60,8 +66,6 @@ class RecordTable:
             self.pending, self.pending_words = [], 0
 
     def signatures(self, hasher: Any) -> Any:
-        import numpy as np
-
         self.flush(hasher)
         if not self.sig_parts:
             return np.empty((0, hasher.num_perm), dtype=np.uint32)
@@ -116,8 +120,6 @@ def input_files(in_dir: Path) -> tuple[Path, Path]:
 def dedup_config(threshold: float, num_perm: int, ngram: int, against: Sequence[Path],
                  contam_ngram: int) -> dict[str, Any]:
     """The stage's manifest config, with the LSH banding its threshold gives (dedup and dedup-shards)."""
-    from golong_data.dedup.minhash import doc_lsh_params, lsh_params
-
     bands, rows = lsh_params(threshold, num_perm)
     doc_bands, doc_rows = doc_lsh_params(threshold, num_perm)
     return {
@@ -129,9 +131,6 @@ def dedup_config(threshold: float, num_perm: int, ngram: int, against: Sequence[
 
 def _scan_documents(docs_path: Path, hasher: Any) -> tuple[RecordTable, dict[str, int], list[str]]:
     """Pass over documents.jsonl: the record table, each id's byte offset, each document's source path."""
-    from golong_data.dedup.minhash import exact_key
-    from golong_data.dedup.minhash import words as words_of
-
     docs = RecordTable()
     offsets: dict[str, int] = {}
     sources: list[str] = []
@@ -183,9 +182,6 @@ class _ChunkScan:
 def _scan_chunks(run: Any, chunks_path: Path, texts: DocTexts, bench: Any, hasher: Any, kept_doc_ids: set[str],
                  dropped_doc_kept: dict[str, str]) -> _ChunkScan:
     """Pass over chunks.jsonl: ledger chunks of dropped documents, bad spans and benchmark quotes; table the rest."""
-    from golong_data.dedup.minhash import exact_key
-    from golong_data.dedup.minhash import words as words_of
-
     scan = _ChunkScan()
     for pos, (_, c) in enumerate(progress(line_offsets(chunks_path), desc="dedup: chunks", unit="chunk",
                                           leave=False)):
@@ -236,11 +232,6 @@ def run_dedup(
     contam_ngram: int = 13,
 ) -> str:
     """The dedup stage (see the module docstring); returns the one-line summary."""
-    from golong_data.dedup.decontam import BenchmarkIndex
-    from golong_data.dedup.minhash import BatchMinHasher, ExactJaccard, cluster
-    from golong_data.dedup.minhash import words as words_of
-    from golong_data.pipeline.stage import StageRun
-
     DedupConfig(threshold, num_perm, ngram, contam_ngram)  # range checks
     docs_path, chunks_path = input_files(in_dir)
     against = [Path(p) for p in against]
@@ -310,7 +301,7 @@ def run(inputs: Path, out_dir: Path, cfg: DedupConfig, shard: str | None = None)
     if shard is None:
         return StageResult(run_dedup(inputs, out_dir, cfg.threshold, cfg.num_perm, cfg.ngram, against,
                                      cfg.contam_ngram))
-    from golong_data.dedup.shards import shard_signatures
+    from golong_data.dedup.shards import shard_signatures  # lazy: import cycle (dedup.shards builds on this module)
 
     shard_signatures(str(inputs), str(out_dir), cfg.threshold, cfg.num_perm, cfg.ngram, [str(p) for p in against],
                      cfg.contam_ngram)
@@ -320,7 +311,7 @@ def run(inputs: Path, out_dir: Path, cfg: DedupConfig, shard: str | None = None)
 def merge(shard_dirs: Sequence[Path], out_dir: Path, cfg: DedupConfig, inputs: Sequence[Path] = ()) -> StageResult:
     """`shard_dirs`: the shards' signature directories; `inputs`: the chunk shard directories they were made from,
     in the same order. Clusters over all of them and writes what the unsharded stage writes."""
-    from golong_data.dedup.shards import run_dedup_shards
+    from golong_data.dedup.shards import run_dedup_shards  # lazy: import cycle (dedup.shards builds on this module)
 
     if len(inputs) != len(shard_dirs):
         raise GolongError(f"dedup merge: {len(shard_dirs)} signature dirs but {len(inputs)} chunk shard dirs",
