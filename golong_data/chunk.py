@@ -23,8 +23,8 @@ from typing import Any
 
 from golong_data.config import MIN_MAX_TOKENS, ChunkConfig
 from golong_data.errors import ConfigError, GolongError
-from golong_data.pipeline.shard import merge_sorted, position, shard_manifests, upstream_order
-from golong_data.pipeline.stage import REJECTED
+from golong_data.pipeline.shard import in_shard, merge_sorted, parse_shard, position, shard_manifests, upstream_order
+from golong_data.pipeline.stage import REJECTED, StageRun
 from golong_data.pipeline.stages import StageResult
 from golong_data.progress import progress
 from golong_data.records import Chunk, Document, content_id, from_dict, iter_jsonl
@@ -245,9 +245,6 @@ def run_chunk(
     in_dir: Path, out_dir: Path, max_tokens: int, tokenizer: str | None = None, shard: str | None = None
 ) -> str:
     """The chunk stage: DIR/documents.jsonl -> OUT/chunks.jsonl + OUT/documents.jsonl; returns the summary."""
-    from golong_data.pipeline.shard import in_shard, parse_shard
-    from golong_data.pipeline.stage import StageRun
-
     if max_tokens < MIN_MAX_TOKENS:
         raise ConfigError(f"--max-tokens must be at least {MIN_MAX_TOKENS}, got {max_tokens}")
     docs_path = _documents_file(in_dir)
@@ -274,8 +271,6 @@ def run_chunk(
 
 def merge_chunk(shard_dirs: Sequence[Path], out: Path, order_from: Path | None = None) -> str:
     """Merge `chunk --shard i/N` outputs into out/chunks.jsonl + documents.jsonl + rejected.jsonl."""
-    from golong_data.pipeline.stage import StageRun
-
     mans = shard_manifests(shard_dirs, "chunk")
     pos = upstream_order(mans, order_from)
     dirs = [Path(d) for d in shard_dirs]

@@ -90,7 +90,7 @@ def progress(iterable: Iterable[Any] | None = None, *, total: int | None = None,
     if enabled is False:
         return LogProgress(iterable, total=total, desc=desc, unit=unit, initial=initial, interval_s=float("inf"))
     if enabled or sys.stderr.isatty():
-        from tqdm import tqdm
+        from tqdm import tqdm  # lazy: tqdm, only for a terminal
 
         return tqdm(iterable, total=total, desc=desc, unit=unit, initial=initial, file=sys.stderr, **tqdm_kw)
     return LogProgress(iterable, total=total, desc=desc, unit=unit, initial=initial)

@@ -21,6 +21,7 @@ from typing import Any
 
 from golong_data.errors import GolongError
 from golong_data.records import atomic_open, iter_jsonl
+from golong_data.rewards import compute_score, get_profile, known_route
 
 SAMPLE_FILES = ("verified.jsonl", "samples.jsonl")
 
@@ -85,7 +86,6 @@ def target_of(row: dict[str, Any], where: str = "") -> Target:
         if sid is None:
             raise GolongError(f"{where}: verl row without extra_info.sample_id or extra_info.index",
                               "export rows with one of them so completions can name their sample")
-        from golong_data.rewards import known_route
 
         task = extra.get("task_type") or known_route(row["data_source"], extra.get("reward_mode")) or row["data_source"]
         return Target(str(sid), str(task), row["data_source"], _maybe_json(rm.get("ground_truth")), extra)
@@ -111,7 +111,7 @@ def _sample_paths(path: Path) -> list[Path]:
 
 def _rows(path: Path) -> list[dict[str, Any]]:
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # lazy: pyarrow, only for parquet input
 
         return pq.read_table(path).to_pylist()
     return list(iter_jsonl(path))
@@ -140,8 +140,6 @@ def score_completions(
 
     A row the official reward router cannot score (it raises there) scores 0.0 with one warning per route;
     strict_routes=True makes it a ConfigError naming the route and why."""
-    from golong_data.rewards import compute_score, get_profile
-
     prof = get_profile(profile, think_gate)
     targets = load_targets(data)
     if not Path(completions).is_file():

@@ -18,8 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from golong_data.errors import ConfigError
 from golong_data.resources import data_dir
+from golong_data.rewards import REWARDS
+from golong_data.rewards.router import known_route
 
 ROOT = data_dir()
 DEFAULT_TAXONOMY = ROOT / "taxonomy.yaml"
@@ -84,8 +88,6 @@ def metric_key(name: str) -> str:
 
 def load_taxonomy(path: Path | str | None = None, check_prompts: bool = True) -> Taxonomy:
     """Load and validate a taxonomy file (None: the repository's taxonomy.yaml)."""
-    import yaml
-
     p = Path(path) if path is not None else DEFAULT_TAXONOMY
     if not p.exists():
         raise ConfigError(f"taxonomy file {p} not found", "pass --taxonomy PATH, or restore taxonomy.yaml")
@@ -97,9 +99,6 @@ def load_taxonomy(path: Path | str | None = None, check_prompts: bool = True) ->
 
 
 def parse_taxonomy(data: Any, path: Path, check_prompts: bool = True) -> Taxonomy:
-    from golong_data.rewards import REWARDS
-    from golong_data.rewards.router import known_route
-
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict) or not data["tasks"]:
         raise ConfigError(f"{path}: expected a mapping with a non-empty 'tasks:' mapping", "see taxonomy.yaml")
     tasks: dict[str, TaskSpec] = {}

@@ -11,6 +11,7 @@ and stores it under $GOLONG_HOME/tokenizers/. dashscope is never imported.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import os
@@ -65,7 +66,7 @@ class TiktokenTokenizer(Tokenizer):
     see bench/bench_tokens.py)."""
 
     def __init__(self, ranks_path: Path) -> None:
-        import tiktoken
+        import tiktoken  # lazy: only the tokenizer in use is imported
         from tiktoken.load import load_tiktoken_bpe
 
         ranks = load_tiktoken_bpe(str(ranks_path))
@@ -87,7 +88,7 @@ class HFTokenizer(Tokenizer):
     """Any Hugging Face `tokenizer.json`, via the `tokenizers` library (no transformers needed)."""
 
     def __init__(self, path: Path) -> None:
-        from tokenizers import Tokenizer as _HF
+        from tokenizers import Tokenizer as _HF  # lazy: only the tokenizer in use is imported
 
         try:
             self._tok = _HF.from_file(str(path))
@@ -171,8 +172,6 @@ def fetch_qwen(dest: Path | None = None, quiet: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     ap = argparse.ArgumentParser(prog="python -m golong_data.tokens", description=__doc__.splitlines()[0])
     ap.add_argument("--fetch", action="store_true", help="put qwen.tiktoken into $GOLONG_HOME/tokenizers/")
     ap.add_argument("--count", metavar="FILE", help="print the token count of FILE ('-' for stdin)")

@@ -80,7 +80,7 @@ def iter_benchmark_texts(path: Path) -> Iterator[str]:
         raise GolongError(f"benchmark file {path} not found", "pass local JSONL or parquet copies to --against")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # lazy: pyarrow only for parquet benchmark files
 
         pf = pq.ParquetFile(path)
         for batch in pf.iter_batches(batch_size=256):

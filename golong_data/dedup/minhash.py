@@ -78,7 +78,7 @@ class BatchMinHasher:
     """datasketch-identical MinHash signatures for many texts at once (see the module docstring)."""
 
     def __init__(self, num_perm: int = DEFAULT_NUM_PERM, ngram: int = DEFAULT_NGRAM, batch_shingles: int = 8192):
-        from datasketch import MinHash
+        from datasketch import MinHash  # lazy: datasketch pulls scipy (0.6 s)
 
         self.num_perm = num_perm
         self.ngram = ngram
@@ -151,7 +151,7 @@ VERIFY_MARGIN = 0.1
 
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows) for this threshold, recall-weighted (see FP_WEIGHT, FN_WEIGHT)."""
-    from datasketch.lsh import _optimal_param
+    from datasketch.lsh import _optimal_param  # lazy: datasketch pulls scipy (0.6 s)
 
     return _optimal_param(threshold, num_perm, FP_WEIGHT, FN_WEIGHT)
 

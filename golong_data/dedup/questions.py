@@ -5,13 +5,17 @@ rapidfuzz token_set_ratio over normalised questions; `question_key` is the exact
 from __future__ import annotations
 
 import re
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz import fuzz, utils
+
 from golong_data.config import DedupConfig
 from golong_data.dedup.stage import rejection_detail
 from golong_data.errors import ConfigError, GolongError
+from golong_data.pipeline.stage import StageRun
 from golong_data.records import line_offsets
 
 _WS = re.compile(r"\W+")
@@ -23,19 +27,7 @@ def question_key(q: str) -> str:
 
 
 def duplicate_questions(questions: list[str]) -> list[int]:
-    """Indices of questions that repeat an earlier one: golong_data.dedup.stage's near-duplicate matcher when
-    installed, else exact matches after question_key. Empty questions never match."""
-    try:
-        from golong_data.dedup.questions import near_duplicate_questions
-    except ImportError:
-        seen: set[str] = set()
-        out = []
-        for i, q in enumerate(questions):
-            k = question_key(q)
-            if k and k in seen:
-                out.append(i)
-            seen.add(k)
-        return out
+    """Indices of questions that repeat an earlier one (`near_duplicate_questions`). Empty questions never match."""
     idx = [i for i, q in enumerate(questions) if q.strip()]  # equal empty strings are not duplicates
     return [idx[j] for j in near_duplicate_questions([questions[i] for i in idx])]
 
@@ -61,10 +53,6 @@ def question_duplicates(
     pairs that reach t only through the third ratio with few shared words, i.e. spelling variants of most
     words ("colour of Emmas hat" / "color of Emma hat"), which paraphrasing LLMs rarely produce.
     """
-    from collections import Counter, defaultdict
-
-    from rapidfuzz import fuzz, utils
-
     if not 0 < threshold <= 100:
         raise ConfigError(f"question threshold must be in (0, 100] (a token_set_ratio), got {threshold}")
     procs = [utils.default_process(q) for q in questions]
@@ -133,8 +121,6 @@ def _question_of(sample: dict[str, Any]) -> str:
 
 def run_question_dedup(in_dir: Path, out_dir: Path, threshold: float = DEFAULT_QUESTION_THRESHOLD) -> str:
     """`dedup --questions`: DIR/samples.jsonl -> OUT/samples.jsonl without near-duplicate questions."""
-    from golong_data.pipeline.stage import StageRun
-
     DedupConfig(question_threshold=threshold)  # range check
     in_dir = Path(in_dir)
     path = in_dir / "samples.jsonl"

@@ -20,16 +20,35 @@ result: out/ holds the bytes `golong-data dedup` writes for the merged chunk out
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from golong_data.config import DedupConfig
-from golong_data.dedup.stage import META_FILE, SIG_FILE
+from golong_data.dedup.minhash import ExactJaccard, cluster, words
+from golong_data.dedup.stage import (
+    META_FILE,
+    SIG_FILE,
+    DocTexts,
+    RecordTable,
+    dedup_config,
+    ledger_chunk_drops,
+    ledger_document_drops,
+    reject_orphan_chunk,
+    rejection_detail,
+    with_contamination,
+)
 from golong_data.errors import GolongError
+from golong_data.pipeline.executor import Task, get_executor
+from golong_data.pipeline.shard import merge_sorted, shard_manifests, upstream_order
+from golong_data.pipeline.stage import StageRun
 from golong_data.pipeline.stages import StageResult
+from golong_data.records import iter_jsonl, line_offsets
 
 _D = DedupConfig  # the defaults, declared once in golong_data.config
 
@@ -37,8 +56,6 @@ _D = DedupConfig  # the defaults, declared once in golong_data.config
 def _signature_tasks(dirs: list[Path], sig_dirs: list[Path], threshold: float, num_perm: int, ngram: int,
                      against: Sequence[Path], contam_ngram: int) -> list[Any]:
     """Step 1 as executor tasks: one `shard_signatures` per shard directory."""
-    from golong_data.pipeline.executor import Task
-
     return [Task(f"signatures {d}", "golong_data.dedup.stage:shard_signatures",
                  {"shard_dir": str(d), "out_dir": str(s), "threshold": threshold, "num_perm": num_perm,
                   "ngram": ngram, "against": [str(p) for p in against], "contam_ngram": contam_ngram})
@@ -47,8 +64,6 @@ def _signature_tasks(dirs: list[Path], sig_dirs: list[Path], threshold: float, n
 
 def _load_signatures(sig_dirs: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Each shard's META_FILE and SIG_FILE arrays, in shard order."""
-    import numpy as np
-
     metas = [json.loads((s / META_FILE).read_text(encoding="utf-8")) for s in sig_dirs]
     arrays = []
     for s in sig_dirs:
@@ -71,10 +86,6 @@ def _positions(pos: dict[str, int]) -> Callable[[str], int]:
 def _document_table(metas: list[dict[str, Any]], arrays: list[dict[str, Any]],
                     where: Callable[[str], int]) -> tuple[Any, list[str], list[int], list[int]]:
     """The shards' documents in upstream order: record table, source paths, shard and stacked row of each."""
-    import numpy as np
-
-    from golong_data.dedup.stage import RecordTable
-
     doc_rows = sorted(((where(d[0]), k, j) for k, m in enumerate(metas) for j, d in enumerate(m["docs"])))
     docs = RecordTable()
     sources: list[str] = []
@@ -108,12 +119,6 @@ class _ShardChunks:
 def _merge_chunks(run: Any, metas: list[dict[str, Any]], arrays: list[dict[str, Any]], where: Callable[[str], int],
                   kept_doc_ids: set[str], dropped_doc_kept: dict[str, str]) -> _ShardChunks:
     """The shards' chunk rows in merged order: ledger the rejected ones, table the rest (as `_scan_chunks`)."""
-    import heapq
-
-    import numpy as np
-
-    from golong_data.dedup.stage import RecordTable, reject_orphan_chunk, rejection_detail
-
     def chunk_stream(k: int) -> Any:
         for j, row in enumerate(metas[k]["chunks"]):
             yield where(row[1]), k, j
@@ -149,11 +154,6 @@ def _merge_chunks(run: Any, metas: list[dict[str, Any]], arrays: list[dict[str, 
 def _write_merged(run: Any, dirs: list[Path], where: Callable[[str], int], dropped_doc_ids: set[str],
                   contaminated: dict[str, list[list[Any]]], kept_at: set[tuple[int, int]]) -> tuple[Any, Any]:
     """Step 3: stream the shards' records in merged order (chunks tagged with their (shard, line)), minus drops."""
-    import heapq
-
-    from golong_data.dedup.stage import with_contamination
-    from golong_data.pipeline.shard import merge_sorted
-
     docs_w, chunks_w = run.writer("documents.jsonl"), run.writer("chunks.jsonl")
     for d in merge_sorted([p / "documents.jsonl" for p in dirs], lambda d: where(d["id"])):
         if d["id"] not in dropped_doc_ids:
@@ -171,13 +171,6 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
                      work_dir: Path | None = None, signatures: Sequence[Path] | None = None) -> str:
     """Steps 1-3 (see the module docstring); `executor` (pipeline.executor) runs step 1, default in-process.
     `signatures`: step 1's output directories, one per shard dir, already made (the sharded runner's tasks)."""
-    from golong_data.config import DedupConfig
-    from golong_data.dedup.minhash import ExactJaccard, cluster, words
-    from golong_data.dedup.stage import dedup_config, ledger_chunk_drops, ledger_document_drops
-    from golong_data.pipeline.executor import get_executor
-    from golong_data.pipeline.shard import shard_manifests, upstream_order
-    from golong_data.pipeline.stage import StageRun
-
     DedupConfig(threshold, num_perm, ngram, contam_ngram)  # range checks
     dirs = [Path(d) for d in shard_dirs]
     pos = upstream_order(shard_manifests(dirs, "chunk"), order_from)
@@ -232,8 +225,6 @@ def run_dedup_shards(shard_dirs: Sequence[Path], out_dir: Path, threshold: float
 
 def _gather(arrays: list[dict[str, Any]], kind: str, idx: list[int], num_perm: int) -> tuple[Any, list[bytes]]:
     """Signatures and exact keys of rows `idx` of the shards' stacked arrays, in that order (numpy, no loop)."""
-    import numpy as np
-
     at = np.asarray(idx, dtype=np.int64)
     sigs = np.concatenate([a[f"{kind}_sigs"].reshape(-1, num_perm) for a in arrays])[at]
     # "S16" drops trailing NUL bytes of a key; pad them back to the 16 bytes exact_key made
@@ -249,9 +240,6 @@ class _ShardTexts:
         self._open: dict[int, Any] = {}
 
     def get(self, k: int, doc_id: str) -> str:
-        from golong_data.dedup.stage import DocTexts
-        from golong_data.records import line_offsets
-
         if k not in self._open:
             path = self.dirs[k] / "documents.jsonl"
             offsets: dict[str, int] = {}
@@ -266,8 +254,6 @@ class _ShardTexts:
 
 
 def _tag(path: Path, k: int) -> Any:
-    from golong_data.records import iter_jsonl
-
     for j, obj in enumerate(iter_jsonl(path)):
         yield k, j, obj
 

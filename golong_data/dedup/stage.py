@@ -24,11 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from golong_data.config import DedupConfig
+from golong_data.dedup.decontam import BenchmarkIndex
+from golong_data.dedup.minhash import BatchMinHasher, ExactJaccard, cluster, doc_lsh_params, exact_key, lsh_params
+from golong_data.dedup.minhash import words as words_of
 from golong_data.errors import GolongError
+from golong_data.pipeline.stage import StageRun
 from golong_data.pipeline.stages import StageResult
 from golong_data.progress import progress
-from golong_data.records import line_offsets
+from golong_data.records import atomic_open, line_offsets
 
 _D = DedupConfig  # the defaults, declared once in golong_data.config
 
@@ -62,8 +68,6 @@ class RecordTable:
             self.pending, self.pending_words = [], 0
 
     def signatures(self, hasher: Any) -> Any:
-        import numpy as np
-
         self.flush(hasher)
         if not self.sig_parts:
             return np.empty((0, hasher.num_perm), dtype=np.uint32)
@@ -118,8 +122,6 @@ def input_files(in_dir: Path) -> tuple[Path, Path]:
 def dedup_config(threshold: float, num_perm: int, ngram: int, against: Sequence[Path],
                  contam_ngram: int) -> dict[str, Any]:
     """The stage's manifest config, with the LSH banding its threshold gives (dedup and dedup-shards)."""
-    from golong_data.dedup.minhash import doc_lsh_params, lsh_params
-
     bands, rows = lsh_params(threshold, num_perm)
     doc_bands, doc_rows = doc_lsh_params(threshold, num_perm)
     return {
@@ -131,9 +133,6 @@ def dedup_config(threshold: float, num_perm: int, ngram: int, against: Sequence[
 
 def _scan_documents(docs_path: Path, hasher: Any) -> tuple[RecordTable, dict[str, int], list[str]]:
     """Pass over documents.jsonl: the record table, each id's byte offset, each document's source path."""
-    from golong_data.dedup.minhash import exact_key
-    from golong_data.dedup.minhash import words as words_of
-
     docs = RecordTable()
     offsets: dict[str, int] = {}
     sources: list[str] = []
@@ -185,9 +184,6 @@ class _ChunkScan:
 def _scan_chunks(run: Any, chunks_path: Path, texts: DocTexts, bench: Any, hasher: Any, kept_doc_ids: set[str],
                  dropped_doc_kept: dict[str, str]) -> _ChunkScan:
     """Pass over chunks.jsonl: ledger chunks of dropped documents, bad spans and benchmark quotes; table the rest."""
-    from golong_data.dedup.minhash import exact_key
-    from golong_data.dedup.minhash import words as words_of
-
     scan = _ChunkScan()
     for pos, (_, c) in enumerate(progress(line_offsets(chunks_path), desc="dedup: chunks", unit="chunk",
                                           leave=False)):
@@ -238,11 +234,6 @@ def run_dedup(
     contam_ngram: int = _D.contam_ngram,
 ) -> str:
     """The dedup stage (see the module docstring); returns the one-line summary."""
-    from golong_data.dedup.decontam import BenchmarkIndex
-    from golong_data.dedup.minhash import BatchMinHasher, ExactJaccard, cluster
-    from golong_data.dedup.minhash import words as words_of
-    from golong_data.pipeline.stage import StageRun
-
     DedupConfig(threshold, num_perm, ngram, contam_ngram)  # range checks
     docs_path, chunks_path = input_files(in_dir)
     against = [Path(p) for p in against]
@@ -317,13 +308,6 @@ def shard_signatures(shard_dir: str, out_dir: str, threshold: float = _D.thresho
     """Step 1 for one shard directory (documents.jsonl + chunks.jsonl of `chunk --shard`): writes SIG_FILE and
     META_FILE into out_dir (atomically; a retried task overwrites them). Plain str arguments: it runs in
     worker processes and Ray tasks."""
-    import numpy as np
-
-    from golong_data.dedup.decontam import BenchmarkIndex
-    from golong_data.dedup.minhash import BatchMinHasher, exact_key, words
-    from golong_data.dedup.stage import DocTexts, input_files
-    from golong_data.records import atomic_open, line_offsets
-
     docs_path, chunks_path = input_files(Path(shard_dir))
     hasher = BatchMinHasher(num_perm=num_perm, ngram=ngram)
     bench = BenchmarkIndex.from_files([Path(p) for p in against], contam_ngram)
@@ -332,7 +316,7 @@ def shard_signatures(shard_dir: str, out_dir: str, threshold: float = _D.thresho
     doc_keys: list[bytes] = []
     offsets: dict[str, int] = {}
     for off, d in line_offsets(docs_path):
-        ws = words(d["text"])
+        ws = words_of(d["text"])
         doc_words.append(ws)
         doc_keys.append(exact_key(ws, d["text"]))
         offsets.setdefault(d["id"], off)
@@ -354,7 +338,7 @@ def shard_signatures(shard_dir: str, out_dir: str, threshold: float = _D.thresho
                                                               "doc_chars": len(text)}])
                 continue
             piece = text[s:e]
-            ws = words(piece)
+            ws = words_of(piece)
             hit = bench.match(piece, ws)
             if hit is not None:
                 meta["chunks"].append([cid, did, "contaminated", {"benchmark": hit.benchmark, "ngram": hit.ngram,

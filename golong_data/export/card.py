@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.pipeline.stage import REJECTED, read_manifest, upstream_stage_dirs
+from golong_data.records import atomic_open
+from golong_data.verify.checks import RANDOM_EQUIVALENT
 
 PROFILE_NOTE = {
     "rouge_l": "ROUGE-L F against the reference summary; the golongrl profile scores the whole completion "
@@ -78,13 +80,11 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 def _plots(out_dir: Path, result: Any, tasks: list[str]) -> list[str]:
     """token_lengths.png and task_shares.png (matplotlib, Agg: no display, same bytes every run)."""
     try:
-        import matplotlib
+        import matplotlib  # lazy: matplotlib, an optional extra (no plots without it)
     except ImportError:
         return []
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from golong_data.records import atomic_open
 
     written = []
     meta = {"Software": None}  # no version string in the PNG: the same data gives the same bytes
@@ -266,8 +266,6 @@ def render_card(
 
 def shortcut_section(result: Any, tax: Any, profile: str) -> list[str]:
     """Per task type: chance level, each blind strategy's mean over the exported rows, the gold's score."""
-    from golong_data.verify.checks import RANDOM_EQUIVALENT
-
     measured = getattr(result, "measured", None) or [e for e in (*result.train, *result.val) if e.blind]
     out = ["", "## Shortcuts (blind strategies)", "",
            f"Fixed answering rules that never see the gold or the evidence, scored with each row's own reward "
@@ -320,8 +318,6 @@ def write_card(
     own_rejections: dict[str, int] | None = None,
 ) -> list[str]:
     """Write README.md (+ PNG plots) into out_dir; returns the file names written."""
-    from golong_data.records import atomic_open
-
     names = _plots(out_dir, result, list(tax.tasks)) if plots else []
     stage_dirs = [d for d in upstream_stage_dirs(in_dir) if d != Path(out_dir).resolve()]
     text = render_card(result, tax, stage_dirs, own_rejections or {}, settings, command, config_text, names)

@@ -13,7 +13,7 @@ IMPORT_BUCKET = "imported"
 
 def parquet_schema() -> Any:
     """The verl / GoLongRL row schema, fixed so reruns write the same bytes."""
-    import pyarrow as pa
+    import pyarrow as pa  # lazy: pyarrow only for the parquet schema (rows are imported by verl_emit too)
 
     return pa.schema(
         [

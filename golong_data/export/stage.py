@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -29,6 +30,7 @@ from golong_data import crashpoints
 from golong_data.config import ExportConfig
 from golong_data.dedup.questions import duplicate_questions
 from golong_data.errors import GolongError
+from golong_data.export.card import write_card
 from golong_data.export.mix import Entry, Shortfall, choose_mix, difficulty_band
 from golong_data.export.rows import (
     IMPORT_BUCKET,
@@ -36,9 +38,12 @@ from golong_data.export.rows import (
     parquet_schema,
     sample_to_row,
 )
+from golong_data.pipeline.stage import StageRun
 from golong_data.pipeline.stages import StageResult
 from golong_data.progress import progress
-from golong_data.records import Sample, atomic_open, from_dict, jsonl_lines
+from golong_data.records import Sample, atomic_open, from_dict, iter_jsonl, jsonl_lines
+from golong_data.taxonomy import Taxonomy, load_taxonomy, metric_key
+from golong_data.verify.shortcuts import measure
 
 BATCH_ROWS = 64  # rows per parquet row group: 64 x 64K tokens ~ 16 MB of text held at once
 
@@ -137,26 +142,17 @@ def _blind_record(ver: dict[str, Any], profile: str) -> dict[str, Any] | None:
 def _iter_import_rows(path: Path) -> Any:
     """Rows of an official-schema parquet or JSONL file, streamed in batches."""
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # lazy: pyarrow (0.1 s) only where parquet is read or written
 
         pf = pq.ParquetFile(path)
         for batch in pf.iter_batches(batch_size=BATCH_ROWS):
             yield from batch.to_pylist()
     else:
-        from golong_data.records import iter_jsonl
-
         yield from iter_jsonl(path)
 
 
 def _route_index(tax: Any) -> dict[tuple[str, str], str]:
     return {(t.route["data_source"], t.route["reward_mode"]): name for name, t in tax.tasks.items()}
-
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from golong_data.pipeline.stage import StageRun
-    from golong_data.taxonomy import Taxonomy
 
 
 def _index_pool(run: StageRun, samples_path: Path, tax: Taxonomy, profile: str, seen_ids: set[str],
@@ -248,9 +244,6 @@ def _drop_duplicate_imports(run: StageRun, entries: list[Entry], questions: list
 
 def _blind_scorer(tax: Taxonomy, profile: str, seed: int) -> Callable[[Sample], dict[str, Any] | None]:
     """The blind-baseline record of a sample under the export profile (None when it cannot be measured)."""
-    from golong_data.taxonomy import metric_key
-    from golong_data.verify.shortcuts import measure
-
     def blind(s: Sample) -> dict[str, Any] | None:
         if s.task_type not in tax.tasks:
             return None
@@ -279,9 +272,6 @@ def run_export(
     config_text: str = "",
 ) -> ExportResult:
     """Choose the mix from `in_dir` (+ imports) and write train/val parquet + JSONL + the card into out_dir."""
-    from golong_data.pipeline.stage import StageRun
-    from golong_data.taxonomy import load_taxonomy
-
     cfg = cfg or ExportConfig()
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     samples_path = find_samples_file(in_dir)
@@ -320,7 +310,6 @@ def run_export(
         result = ExportResult(out_dir, train, val, len(entries), short, dict(import_counts), run.n_rejected,
                               [e for e in entries if e.blind])
         result.import_counts["synthetic_pool"] = n_synth
-        from golong_data.export.card import write_card
 
         for name in write_card(out_dir, result, tax, in_dir, settings, command, config_text, cfg.plots,
                                own_rejections=dict(run.reasons)):
@@ -331,8 +320,8 @@ def run_export(
 
 def _write_split(run: Any, out_dir: Path, split: str, chosen: list[Entry], files: list[Path],
                  blind: Any = None) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # lazy: pyarrow (0.1 s) only where parquet is read or written
+    import pyarrow.parquet as pq  # lazy: pyarrow (0.1 s) only where parquet is read or written
     schema = parquet_schema()
     handles = [open(p, "rb") for p in files]
     try:

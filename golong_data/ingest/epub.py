@@ -305,7 +305,7 @@ def _chapters(docs: list[SpineDoc], toc: list[tuple[str, str]]) -> list[Part]:
 
 
 def _ebooklib_read(path: Path) -> tuple[str, str, list[SpineDoc], list[tuple[str, str]]]:
-    import ebooklib
+    import ebooklib  # lazy: ebooklib, only when an EPUB is read
     from ebooklib import epub
 
     book = epub.read_epub(str(path), options={"ignore_ncx": False})

@@ -11,10 +11,11 @@ from typing import Any
 
 from golong_data.config import IngestConfig
 from golong_data.errors import GolongError
+from golong_data.ingest.stage import DOCUMENTS, find_files
 from golong_data.pipeline.shard import merge_sorted, shard_manifests
-from golong_data.pipeline.stage import REJECTED
+from golong_data.pipeline.stage import REJECTED, StageRun
 from golong_data.pipeline.stages import StageResult
-from golong_data.records import iter_jsonl
+from golong_data.records import Rejection, iter_jsonl
 
 _SAME = "same text as "  # ingest's duplicate_document detail
 
@@ -35,10 +36,6 @@ def _file_index(index: dict[str, int], source: str) -> int:
 # ---------------------------------------------------------------- the merge stage
 def merge_ingest(shard_dirs: Sequence[Path], out: Path, corpus: Sequence[Path]) -> str:
     """Merge `ingest --shard i/N` outputs into out/documents.jsonl + rejected.jsonl (see the module docstring)."""
-    from golong_data.ingest.stage import DOCUMENTS, find_files
-    from golong_data.pipeline.stage import StageRun
-    from golong_data.records import Rejection
-
     if not corpus:
         raise GolongError("merging ingest shards needs the corpus paths", "pass --corpus PATH (as given to ingest)")
     mans = shard_manifests(shard_dirs, "ingest")

@@ -9,14 +9,21 @@ finds files, dispatches on content (magic bytes) and suffix, and writes outputs 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from golong_data.config import IngestConfig
 from golong_data.errors import InputError
+from golong_data.ingest.dialogue import read_dialogue_json
 from golong_data.ingest.quality import repeat_reason
+from golong_data.ingest.text import read_text
+from golong_data.pipeline.shard import in_shard, parse_shard
+from golong_data.pipeline.stage import StageRun
 from golong_data.pipeline.stages import StageResult
 from golong_data.progress import progress
 from golong_data.records import Document
@@ -85,27 +92,21 @@ def reader_for(path: Path) -> Callable[[Path], Document | list[Document | InputE
         head = f.read(8)
     suffix = path.suffix.lower()
     if head.startswith(b"%PDF") or suffix == ".pdf":
-        from golong_data.ingest.pdf import read_pdf
+        from golong_data.ingest.pdf import read_pdf  # lazy: pymupdf, only for PDF files
 
         return read_pdf
     if suffix == ".epub" or (head.startswith(b"PK\x03\x04") and _is_epub_zip(path)):
-        from golong_data.ingest.epub import read_epub
+        from golong_data.ingest.epub import read_epub  # lazy: lxml (and ebooklib), only for EPUB files
 
         return read_epub
     if suffix in (".json", ".jsonl"):
-        from golong_data.ingest.dialogue import read_dialogue_json
-
         return read_dialogue_json
     if suffix in TEXT_SUFFIXES:
-        from golong_data.ingest.text import read_text
-
         return read_text
     return None
 
 
 def _is_epub_zip(path: Path) -> bool:
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as zf:
             return zf.read("mimetype")[:64].strip() == b"application/epub+zip" if "mimetype" in zf.namelist() else False
@@ -162,8 +163,6 @@ def _results(files: list[Path], workers: int) -> Iterator[tuple[Path, list[Docum
         for f in files:
             yield f, ingest_file(f)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
@@ -180,9 +179,6 @@ def run_ingest(paths: list[Path], out: Path, shard: str | None = None, workers: 
 
     Output is the same whatever `workers` is (results are written in input order).
     """
-    from golong_data.pipeline.shard import in_shard, parse_shard
-    from golong_data.pipeline.stage import StageRun
-
     shard_spec = parse_shard(shard)
     found = [(f, k) for f, k in find_files(paths) if in_shard(k, shard_spec)]
     escaping = [(f, t) for f, k in found if (t := _link_escapes(f, k))]

@@ -276,8 +276,6 @@ class LLMCache:
 
 
 def _cache_file(p: Path) -> Path:
-    from golong_data.llm.cache import CACHE_FILE
-
     return p / CACHE_FILE if p.is_dir() or not p.suffix else p
 
 
@@ -287,10 +285,6 @@ def merge_llm_caches(sources: Sequence[Path], dest: Path) -> str:
     Rows already in `dest` (same key/run/time) are skipped, so merging again adds nothing; new rows go in by
     creation time across all sources, so "the newest row for a key wins" (--refresh) still holds after the
     merge. Returns the one-line summary."""
-    import sqlite3
-
-    from golong_data.llm.cache import LLMCache
-
     dest_file = _cache_file(Path(dest))
     files = [_cache_file(Path(s)) for s in sources]
     for f in files:

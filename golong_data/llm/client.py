@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from golong_data.errors import ConfigError, GolongError
-from golong_data.llm import ledger
+from golong_data.llm import ledger, local_server
 from golong_data.llm.cache import (
     CachedResponse,
     LLMCache,
     canonical_json,
     default_cache_path,
     golong_home,
+    normalise_request,
     request_key,
     request_key_of,
 )
@@ -196,8 +197,6 @@ def item_steps(req: LLMRequest, model: str, max_reasks: int) -> ItemSteps:
     Pure: the same chain drives cache replay and live calls, so a replay takes exactly the path the
     live run took (re-asks included) without any HTTP.
     """
-    from golong_data.llm.cache import normalise_request
-
     schema = schema_dict(req.json_schema)
     model_cls = req.json_schema if schema is not None and not isinstance(req.json_schema, dict) else None
     messages = list(req.messages)
@@ -332,7 +331,7 @@ class _Batch:
 
     async def _call_with_retries(self, norm: dict[str, Any], body: str, key: str,
                                  task_type: str | None) -> CachedResponse:
-        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt  # lazy: live calls only
 
         cfg = self.cfg
         reserve = ledger.cost_of(self.price, ledger.estimate_prompt_tokens(norm["messages"]), norm["max_tokens"])
@@ -380,7 +379,7 @@ class _Batch:
             await self.limiter.release()
 
     async def _http(self, norm: dict[str, Any], sent_at: float) -> CachedResponse:
-        import openai
+        import openai  # lazy: openai takes 0.5 s to import; only live calls need it
         from openai.types.chat import ChatCompletion
 
         kwargs: dict[str, Any] = {
@@ -437,7 +436,7 @@ class _Batch:
         )
 
     async def run(self, todo: list[tuple[int, LLMRequest]], results: list[Any], keys: list[str | None]) -> None:
-        import openai
+        import openai  # lazy: openai takes 0.5 s to import; only live calls need it
 
         # llama-cpp-python answers one request at a time behind a lock: more in flight only queue there, and a
         # queued request's timeout clock runs while it waits (then it is retried and paid twice).
@@ -552,8 +551,6 @@ def run_batch(requests: list[LLMRequest], cfg: LLMConfig, stage: str = "llm", de
 
         if todo:
             if ep.local:
-                from golong_data.llm import local_server
-
                 log(f"{stage}: no endpoint configured; using the local {ep.model} server "
                     "(pass --base-url/--model or set OPENAI_BASE_URL to use another)")
                 srv, started_here = local_server.start()
@@ -569,8 +566,6 @@ def run_batch(requests: list[LLMRequest], cfg: LLMConfig, stage: str = "llm", de
             finally:
                 batch.bar.close()
                 if ep.local:
-                    from golong_data.llm import local_server
-
                     local_server.release_if_last()
         if stats is not None:
             stats.__dict__.update(batch.stats.__dict__)

@@ -142,7 +142,7 @@ def _is_our_server(pid: int) -> bool:
 
 
 def _models_ok(base_url: str, timeout: float = 2.0) -> bool:
-    import httpx
+    import httpx  # lazy: httpx (0.1 s), only to probe a server
 
     try:
         r = httpx.get(f"{base_url}/models", timeout=timeout)

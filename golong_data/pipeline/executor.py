@@ -20,14 +20,19 @@ need only the dependencies (`pip install 'golong-data[ray]'`).
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
+import golong_data
+from golong_data import resources
 from golong_data.errors import ConfigError, GolongError
+from golong_data.ingest.stage import default_workers
 from golong_data.progress import progress as _progress
 
 EXECUTORS = ("local", "ray")
@@ -89,8 +94,6 @@ class LocalExecutor:
                 except Exception as e:  # noqa: BLE001 - retried, then reported with the task's name
                     failed.append((i, e))
             return failed
-        import multiprocessing
-        from multiprocessing.connection import wait
 
         # One forked process per task, not a ProcessPoolExecutor: when one of its workers dies the pool is
         # "broken" and kills the others too, mid-task, losing their in-flight LLM answers. Here a death costs
@@ -136,9 +139,6 @@ def _child(task: Task, conn: Any) -> None:
 def stage_package(dest: Path) -> Path:
     """Copy golong_data, with the data files it reads (resources.PACKAGED), into dest/golong_data: what Ray
     ships to every worker as a py_module. Returns that directory."""
-    import golong_data
-    from golong_data import resources
-
     pkg = Path(golong_data.__file__).resolve().parent
     out = dest / "golong_data"
     shutil.copytree(pkg, out, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", resources.PACKAGED))
@@ -168,7 +168,7 @@ class RayExecutor:
 
     def _init(self) -> Any:
         try:
-            import ray
+            import ray  # lazy: ray, an optional extra
         except ImportError:
             raise GolongError("the ray executor needs Ray", "pip install 'golong-data[ray]'") from None
         if not ray.is_initialized():
@@ -211,9 +211,7 @@ def get_executor(kind: str, workers: int | None = None, address: str | None = No
         if address:
             raise ConfigError("--ray-address is for --executor ray")
         if workers is None:
-            from golong_data.ingest.stage import default_workers  # CPU cores, at most 8
-
-            workers = default_workers()
+            workers = default_workers()  # CPU cores, at most 8
         return LocalExecutor(workers, retries, progress)
     if kind == "ray":
         return RayExecutor(address, workers, retries, progress)

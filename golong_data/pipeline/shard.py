@@ -9,7 +9,9 @@ were given, cheaply: a Document line starts with its id.
 from __future__ import annotations
 
 import heapq
+import json
 import re
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,8 +38,6 @@ def in_shard(record_id: str, shard: tuple[int, int] | None) -> bool:
     """Deterministic shard assignment by id (stable across machines and Python runs)."""
     if shard is None:
         return True
-    import zlib
-
     return zlib.crc32(record_id.encode()) % shard[1] == shard[0]
 
 
@@ -103,8 +103,6 @@ def upstream_order(mans: Sequence[dict[str, Any]], override: Path | None = None)
             if m and "\\" not in m.group(1):
                 rid = m.group(1)
             else:
-                import json
-
                 rid = json.loads(line)["id"]
             pos.setdefault(rid, len(pos))
     return pos

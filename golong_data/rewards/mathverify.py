@@ -20,7 +20,11 @@ timeouts; any other thread sends the work to a one-process worker (spawned once)
 from __future__ import annotations
 
 import atexit
+import multiprocessing
 import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from golong_data.rewards.profiles import PROFILES, Profile
@@ -47,7 +51,7 @@ def gold_candidates(gold: Any) -> list[Any] | None:
 
 
 def _score_main_thread(tail: str, golds: list[Any] | None, timeout_s: int) -> float:
-    from math_verify import parse, verify
+    from math_verify import parse, verify  # lazy: math-verify pulls sympy (0.35 s); only math answers need it
 
     try:
         parsed = parse(tail, parsing_timeout=timeout_s)
@@ -71,7 +75,7 @@ def _score_main_thread(tail: str, golds: list[Any] | None, timeout_s: int) -> fl
 def _math_metric_main_thread(output: str, gold_boxed: str, timeout_s: int) -> float:
     """verl's math_verify.compute_score (data_source MATH##... / aime...): math_metric, LaTeX gold, expression
     or LaTeX prediction, on the whole output; any failure 0."""
-    from math_verify.metric import math_metric
+    from math_verify.metric import math_metric  # lazy: math-verify pulls sympy (0.35 s); only math answers need it
     from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
 
     fn = math_metric(
@@ -94,10 +98,6 @@ def _worker_score(fn: Any, text: str, gold: Any, timeout_s: int) -> float:  # ru
 
 def _score_in_worker(fn: Any, tail: str, gold: Any, timeout_s: int) -> float:
     global _pool
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures import TimeoutError as FutureTimeout
-    from concurrent.futures.process import BrokenProcessPool
 
     for _attempt in range(2):  # a pool killed for ANOTHER call's overrun breaks this future too: retry once
         with _pool_lock:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from golong_data.rewards.common import after_think, answer_area, fix_space, gold_list
+from golong_data.rewards.common import Unscorable, after_think, answer_area, fix_space, gold_list
 from golong_data.rewards.profiles import PROFILES, Profile
 
 # rouge 1.0.1 recurses once per backtrack step; CPython's default limit is 1000 frames, about 9 are used by
@@ -270,8 +270,6 @@ def rouge_l(
         try:
             import jieba  # a default dependency; imported here because only Chinese LongBench-Pro rows need it
         except ImportError:  # a stripped-down install: the router scores 0.0 and warns (an error if strict)
-            from golong_data.rewards.common import Unscorable
-
             raise Unscorable("a Chinese summary needs jieba for word segmentation: pip install jieba") from None
         answers = [" ".join(jieba.cut(a, cut_all=False)) for a in answers]
         prediction = " ".join(jieba.cut(prediction, cut_all=False))

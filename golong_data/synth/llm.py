@@ -15,6 +15,9 @@ import random
 import re
 from typing import TYPE_CHECKING, Any
 
+from rapidfuzz import fuzz
+
+from golong_data.llm import LLMRequest, resolve_endpoint, run_batch
 from golong_data.pipeline.shard import in_shard
 from golong_data.synth.select import Built, derive_seed, interleave_kinds, slot_key, where
 from golong_data.tasks import VERSION, Plan, get_builder
@@ -107,8 +110,6 @@ def coerce(task: str, obj: Any) -> tuple[str, list[str], str] | str:
 
 def ground(quotes: Any, source: str, threshold: float) -> list[tuple[int, int]] | str:
     """Where each evidence quote is in the source ((start, end) offsets), or "ungrounded"."""
-    from rapidfuzz import fuzz
-
     if not isinstance(quotes, list) or not quotes:
         return "no_evidence"
     spans = []
@@ -124,8 +125,6 @@ def ground(quotes: Any, source: str, threshold: float) -> list[tuple[int, int]] 
 
 def answer_in_source(answer: str, source: str, threshold: float) -> bool:
     """An exact-match answer must be readable in the passage (short answers: no minimum length here)."""
-    from rapidfuzz import fuzz
-
     return bool(answer.strip()) and fuzz.partial_ratio(answer.strip(), source) >= threshold
 
 
@@ -138,8 +137,6 @@ def run_llm_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: li
     """One LLM call per attempt (2 * quota of them; this shard's share), then the same checks and padding as
     programs. Each attempt is a slot of its own: which questions are near duplicates and which fill the quota
     is decided over all attempts by golong_data.synth.select.select."""
-    from golong_data.llm import LLMRequest, resolve_endpoint, run_batch
-
     cfg = syn.cfg
     builder = get_builder(task)
     cands = sorted(docs, key=lambda d: d.id)

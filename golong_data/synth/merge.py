@@ -11,6 +11,8 @@ from typing import Any
 
 from golong_data.config import SynthConfig
 from golong_data.errors import GolongError
+from golong_data.pipeline.shard import shard_manifests
+from golong_data.pipeline.stage import REJECTED, StageRun
 from golong_data.pipeline.stages import StageResult
 from golong_data.records import iter_jsonl
 from golong_data.synth.select import _WHERE, DROP, KEEP, Outcome, sample_detail, sample_outcome, select
@@ -19,9 +21,6 @@ from golong_data.synth.select import _WHERE, DROP, KEEP, Outcome, sample_detail,
 # ---------------------------------------------------------------- merge synthesize shards
 def merge_synthesize(shard_dirs: Sequence[Path], out: Path) -> str:
     """Merge `synthesize --shard i/N` outputs (raw attempts) into the samples.jsonl + rejected.jsonl of one run."""
-    from golong_data.pipeline.shard import shard_manifests
-    from golong_data.pipeline.stage import REJECTED, StageRun
-
     mans = shard_manifests(shard_dirs, "synthesize")
     config = mans[0].get("config") or {}
     plan = config.get("plan")

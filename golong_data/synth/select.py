@@ -29,6 +29,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from golong_data.dedup.questions import near_duplicate_questions
 from golong_data.records import Document, Sample
 
 KEEP, DROP = "keep", "drop"
@@ -101,8 +102,6 @@ def select(outcomes: Sequence[Outcome], llm: bool, quota: int, per_doc_ctors: Co
     a sample that becomes a ledger line. `per_doc_ctors`: constructors whose output does not depend on the draw."""
     out: list[str | tuple[str, str]] = []
     if llm:
-        from golong_data.dedup.questions import near_duplicate_questions
-
         idx = [i for i, o in enumerate(outcomes) if not o.reason]
         near = {idx[k] for k in near_duplicate_questions([outcomes[i].question for i in idx])}
         made = 0

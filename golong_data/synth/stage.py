@@ -29,6 +29,7 @@ from golong_data.progress import progress
 from golong_data.records import Chunk, Document, Sample, content_id, read_records, stage_file
 from golong_data.resources import data_dir
 from golong_data.synth.context import OPAQUE_ID, PIECE_SEP, Context, Library, assemble, evidence_stats
+from golong_data.synth.llm import run_llm_bucket
 from golong_data.synth.select import (
     DOC_LEVEL_REASONS,
     DROP,
@@ -43,6 +44,8 @@ from golong_data.synth.select import (
     where,
 )
 from golong_data.tasks import TASK_BUILDERS, VERSION, Focus, Plan, get_builder
+from golong_data.taxonomy import Taxonomy, load_taxonomy
+from golong_data.tokens import get_tokenizer
 
 STAGE = "synthesize"
 PROMPTS_DIR = data_dir() / "prompts"
@@ -208,7 +211,6 @@ class Synthesizer:
 
 if TYPE_CHECKING:
     from golong_data.pipeline.stage import _StreamWriter
-    from golong_data.taxonomy import Taxonomy
 
 
 def _tasks_and_buckets(cfg: SynthConfig, tax: Taxonomy) -> tuple[list[str], list[tuple[str, int]]]:
@@ -252,8 +254,6 @@ def _attempt_bucket(syn: Synthesizer, task: str, bucket: str, btok: int, docs: l
                     shard: tuple[int, int] | None, quota: int) -> list[tuple[int, str, Built]]:
     """Every attempt of this shard's slots of one type in one bucket, by an LLM or by the programs."""
     if syn.cfg.llm:
-        from golong_data.synth.llm import run_llm_bucket
-
         return run_llm_bucket(syn, task, bucket, btok, docs, shard, quota)
     return program_bucket(syn, task, bucket, btok, docs, shard, quota)
 
@@ -279,9 +279,6 @@ def _record_bucket(run: StageRun, out: _StreamWriter, results: list[tuple[int, s
 
 
 def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path: Path | None = None) -> SynthSummary:
-    from golong_data.taxonomy import load_taxonomy
-    from golong_data.tokens import get_tokenizer
-
     tax = load_taxonomy(taxonomy_path)
     tasks, buckets = _tasks_and_buckets(cfg, tax)
     shard = parse_shard(cfg.shard)

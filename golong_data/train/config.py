@@ -99,7 +99,7 @@ class TrainConfig:
                               f"expected one of: {', '.join(SCALES)}")
         if self.generation not in GENERATIONS:
             raise ConfigError(f"unknown --generation {self.generation!r}", f"expected one of: {', '.join(GENERATIONS)}")
-        from golong_data.rewards.profiles import get_profile
+        from golong_data.rewards.profiles import get_profile  # lazy: --help imports this module
 
         get_profile(self.profile)  # raises with the choices
         if not 0.0 <= self.eval_split < 1.0:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.errors import GolongError
+from golong_data.records import Sample, read_records
 
 # The TMN task key is the route's *metric group*, as in the official trainer, which maps each LongBench-Pro
 # sub-task to the metric it is scored with (Train/verl/verl/trainer/ppo/metric_utils.py, TASK_METRIC_CONFIG)
@@ -49,7 +50,7 @@ def _row(prompt: Any, data_source: str, reward_mode: str, ground_truth: Any, tas
 
 
 def _from_parquet(path: Path) -> list[dict[str, Any]]:
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # lazy: pyarrow, only for parquet data
 
     rows = []
     for i, r in enumerate(pq.read_table(path).to_pylist()):
@@ -72,8 +73,6 @@ def sample_row(s: Any) -> dict[str, Any]:
 
 
 def _from_jsonl(path: Path) -> list[dict[str, Any]]:
-    from golong_data.records import Sample, read_records
-
     return [sample_row(s) for s in read_records(path, Sample)]
 
 

@@ -18,6 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from golong_data.errors import GolongError
+from golong_data.records import atomic_open
+from golong_data.rewards import compute_score, get_profile
+from golong_data.train.data import load_rows, prompt_ids
+from golong_data.train.generation import generate_ids
+from golong_data.train.models import load_model_and_tokenizer
 
 
 def split_rows(rows: list[dict[str, Any]], frac: float, seed: int = 0) -> tuple[list[dict[str, Any]],
@@ -64,10 +69,6 @@ def evaluate(model: Any, tok: Any, rows: list[dict[str, Any]], *, profile: str =
              think_gate: bool | None = None, max_new_tokens: int = 256, batch_size: int = 16,
              method: str = "bucketed") -> EvalResult:
     """Greedy completions for `rows` (train rows: prompt, data_source, reward_mode, ground_truth, task_type)."""
-    from golong_data.rewards import compute_score, get_profile
-    from golong_data.train.data import prompt_ids
-    from golong_data.train.generation import generate_ids
-
     if not rows:
         raise GolongError("no held-out samples to evaluate", "raise --eval-split or pass --eval-data")
     prof = get_profile(profile, think_gate)
@@ -106,11 +107,7 @@ def run_eval(model_spec: str, data: Path, *, out: Path | None = None, profile: s
              think_gate: bool | None = None, max_new_tokens: int = 256, batch_size: int = 16, limit: int | None = None,
              device: str = "auto", method: str = "bucketed", echo: Any = print) -> EvalResult:
     """`golong-data eval`: load the model (same loader as train), evaluate every sample of `data`."""
-    import torch
-
-    from golong_data.records import atomic_open
-    from golong_data.train.data import load_rows
-    from golong_data.train.models import load_model_and_tokenizer
+    import torch  # lazy: torch
 
     rows = load_rows(Path(data))[:limit] if limit else load_rows(Path(data))
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())

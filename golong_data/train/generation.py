@@ -38,7 +38,7 @@ def _trim(ids: list[int], eos: set[int]) -> list[int]:
 
 
 def _sync(device: Any) -> None:
-    import torch
+    import torch  # lazy: torch
 
     if getattr(device, "type", str(device)) == "cuda":
         torch.cuda.synchronize()
@@ -48,8 +48,8 @@ def generate_ids(model: Any, tok: Any, prompts: list[list[int]], max_new_tokens:
                  batch_size: int = 16, do_sample: bool = False, temperature: float = 1.0, static: bool = False,
                  seed: int = 0) -> tuple[list[list[int]], dict[str, float]]:
     """Completion ids (EOS-trimmed) for each prompt, in input order, and {tokens, seconds, tokens_per_second}."""
-    import torch
-    from transformers import GenerationConfig
+    import torch  # lazy: torch
+    from transformers import GenerationConfig  # lazy: transformers
 
     if method not in METHODS:
         raise ValueError(f"unknown generation method {method!r}; expected one of: {', '.join(METHODS)}")

@@ -79,8 +79,8 @@ def gguf_to_hf(gguf: Path, echo: Any = print) -> Path:
         import gguf as _  # noqa: F401  (transformers' GGUF reader needs it; fail with the fix, not deep inside)
     except ImportError:
         raise GolongError("reading a .gguf model needs the gguf package", "pip install -e '.[train]'") from None
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch  # lazy: torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # lazy: transformers
 
     echo(f"model: de-quantizing {gguf.name} into {dest} (once)")
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -127,8 +127,8 @@ def resolve_model(spec: str, echo: Any = print) -> Path:
 
 def load_model_and_tokenizer(spec: str | Path, dtype: Any = None, echo: Any = print) -> tuple[Any, Any]:
     """The model (float32 unless `dtype`) and its tokenizer, pad token set, ready for train or eval."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch  # lazy: torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # lazy: transformers
 
     path = resolve_model(str(spec), echo)
     tok = AutoTokenizer.from_pretrained(path)

@@ -15,7 +15,7 @@ def write_png(path: Path, series: Series, xlabel: str = "step", ylabel: str = "m
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp.png")
     try:
-        import matplotlib
+        import matplotlib  # lazy: matplotlib, an optional extra
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt

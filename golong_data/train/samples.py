@@ -12,17 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from golong_data.ingest.stage import run_ingest
 from golong_data.records import Rejection, Sample, read_records, write_jsonl
+from golong_data.synth.stage import SynthConfig, run_synthesize
+from golong_data.train.data import prompt_ids
 
 
 def build_fitted_samples(corpus: list[Path], work: Path, tokenizer: Any, max_prompt_tokens: int,
                          buckets: list[str], per_type: int = 4, seed: int = 0,
                          tasks: list[str] | None = None) -> Path:
     """work/samples.jsonl: synthesized samples whose chat prompt fits `max_prompt_tokens` of `tokenizer`."""
-    from golong_data.ingest.stage import run_ingest
-    from golong_data.synth.stage import SynthConfig, run_synthesize
-    from golong_data.train.data import prompt_ids
-
     work = Path(work)
     run_ingest([Path(p) for p in corpus], work / "ingest")
     run_synthesize(work / "ingest", work / "synthesize", SynthConfig(per_type=per_type, buckets=buckets, seed=seed,

@@ -21,19 +21,26 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate.utils import gather_object
-from transformers import TrainerCallback
+from datasets import Dataset
+from transformers import AutoTokenizer, TrainerCallback
+from transformers.trainer_callback import PrinterCallback
+from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOConfig, GRPOTrainer
 
 from golong_data.errors import GolongError
-from golong_data.rewards import Profile, get_profile
+from golong_data.rewards import Profile, compute_score, get_profile
 from golong_data.train.advantages import compute_advantages
 from golong_data.train.config import TrainConfig
 from golong_data.train.data import load_rows, prompt_ids  # noqa: F401 (prompt_ids: re-exported)
+from golong_data.train.evaluate import eval_curves, evaluate, split_rows
+from golong_data.train.models import load_model_and_tokenizer
+from golong_data.train.plot import write_png
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
 CHAT_TEMPLATE = (
@@ -52,8 +59,6 @@ def completion_text(completion: Any) -> str:
 def make_reward(profile: str | Profile = "golongrl", think_gate: bool | None = None) -> Any:
     """A TRL reward function: the project's reward router with this profile / think gate, reading the
     ground-truth column. Named golong_reward (TRL logs rewards under the function's name)."""
-    from golong_data.rewards import compute_score
-
     prof = get_profile(profile, think_gate)
 
     def golong_reward(completions: list[Any], data_source: list[str], reward_mode: list[str],
@@ -73,8 +78,6 @@ golong_reward = make_reward()  # the official profile, think gate on
 def zero_reward_cause(completions: list[str], data_source: list[str], reward_mode: list[str],
                       ground_truth: list[str], profile: Profile) -> str:
     """Why a batch scored all 0: re-score without the think gate; if that scores, the gate is the cause."""
-    from dataclasses import replace
-
     ungated = make_reward(replace(profile, think_gate=False))(completions, data_source, reward_mode, ground_truth)
     if profile.think_gate and any(x > 0 for x in ungated):
         return ("the think gate: completions lack one </think>, so the profile scores them 0 "
@@ -255,9 +258,6 @@ class HeldOutEval(TrainerCallback):
         self.results: dict[int, Any] = {}
 
     def _run(self, state: Any, model: Any) -> None:
-        from golong_data.train.evaluate import eval_curves, evaluate
-        from golong_data.train.plot import write_png
-
         step = state.global_step
         if step in self.done_steps or not state.is_world_process_zero:
             return
@@ -289,7 +289,7 @@ class HeldOutEval(TrainerCallback):
 
 def build_tokenizer(texts: list[str], vocab_size: int = 512) -> Any:
     """A byte-level BPE tokenizer trained in code on the data's own text (no download), with a chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # lazy: only --tiny builds a tokenizer
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
@@ -306,7 +306,7 @@ def build_tokenizer(texts: list[str], vocab_size: int = 512) -> Any:
 
 def build_tiny_model(tokenizer: Any, seed: int, hidden: int = 64, layers: int = 2) -> Any:
     """A randomly initialised 2-layer Qwen2 with the tokenizer's vocabulary (smoke runs, GPU checks)."""
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2Config, Qwen2ForCausalLM  # lazy: loads the Qwen2 model code, only for --tiny
 
     torch.manual_seed(seed)
     cfg = Qwen2Config(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2,
@@ -322,8 +322,6 @@ def build_tiny_model(tokenizer: Any, seed: int, hidden: int = 64, layers: int = 
 
 def _last_checkpoint(cfg: TrainConfig, out: Path) -> str | None:
     """The run's last checkpoint-*, checked against --resume (resume needs one, a fresh run must find none)."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     last = get_last_checkpoint(str(out))
     if cfg.resume and last is None:
         raise GolongError(f"--resume: no checkpoint-* in {out}",
@@ -341,8 +339,6 @@ def _train_and_held_out(cfg: TrainConfig, echo: Any) -> tuple[list[dict[str, Any
     if cfg.eval_data is not None:
         held_out = load_rows(Path(cfg.eval_data))
     elif cfg.eval_split:
-        from golong_data.train.evaluate import split_rows
-
         rows, held_out = split_rows(rows, cfg.eval_split, cfg.seed)
         echo(f"train: held out {len(held_out)} of {len(rows) + len(held_out)} samples for evaluation")
     return rows, held_out
@@ -351,8 +347,6 @@ def _train_and_held_out(cfg: TrainConfig, echo: Any) -> tuple[list[dict[str, Any
 def _model_and_tokenizer(cfg: TrainConfig, rows: list[dict[str, Any]], tok_dir: Path, model: Any, tokenizer: Any,
                          echo: Any) -> tuple[Any, Any]:
     """The caller's model and tokenizer if both are given, else --tiny's (built on the rows) or cfg.model's."""
-    from transformers import AutoTokenizer
-
     if model is not None and tokenizer is not None:
         pass  # built by the caller
     elif cfg.tiny:
@@ -364,8 +358,6 @@ def _model_and_tokenizer(cfg: TrainConfig, rows: list[dict[str, Any]], tok_dir: 
             tokenizer.save_pretrained(tok_dir)
         model = build_tiny_model(tokenizer, cfg.seed)
     else:
-        from golong_data.train.models import load_model_and_tokenizer
-
         model, tokenizer = load_model_and_tokenizer(cfg.model, echo=echo)  # type: ignore[arg-type]
     return model, tokenizer
 
@@ -436,8 +428,6 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
     `model` / `tokenizer`: already-built objects to train instead of cfg.model / --tiny (the GPU check passes
     the loaded model to both algorithms). `callbacks`: extra transformers TrainerCallbacks.
     """
-    from datasets import Dataset
-
     cfg.validate()
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -465,7 +455,6 @@ def train_trl(cfg: TrainConfig, echo: Any = print, reward_funcs: list[Any] | Non
         zero_reward_steps=cfg.zero_reward_steps,
         echo=echo,
     )
-    from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # our JsonlMetrics prints one line per log instead of the raw dict
     metrics_cb.trainer = trainer

@@ -18,6 +18,8 @@ import textwrap
 from pathlib import Path
 
 from golong_data.errors import GolongError
+from golong_data.export.rows import parquet_schema, sample_to_row
+from golong_data.records import Sample, read_records
 from golong_data.train.config import TrainConfig
 
 VERL_CHECKED = "verl 0.9.1 (its legacy trainer, trainer.use_v1=False)"
@@ -155,11 +157,8 @@ def _readme(cfg: TrainConfig, n_rows: int) -> str:
 
 def emit_verl(cfg: TrainConfig) -> list[str]:
     """Write the verl files into cfg.emit; returns summary lines."""
-    import pyarrow as pa
+    import pyarrow as pa  # lazy: pyarrow
     import pyarrow.parquet as pq
-
-    from golong_data.export.rows import parquet_schema, sample_to_row
-    from golong_data.records import Sample, read_records
 
     if cfg.emit is None or cfg.data is None:
         raise GolongError("--backend verl needs --data and --emit DIR")

@@ -95,7 +95,7 @@ def wrap_compute_advantage(original: Any) -> Any:
 
 def install() -> None:
     """Register the estimator with verl and hook compute_advantage; idempotent."""
-    from verl.trainer.ppo import core_algos, ray_trainer
+    from verl.trainer.ppo import core_algos, ray_trainer  # lazy: verl (and ray), an optional extra
 
     if ESTIMATOR not in core_algos.ADV_ESTIMATOR_REGISTRY:
         core_algos.register_adv_est(ESTIMATOR)(golong_tmn_advantage)

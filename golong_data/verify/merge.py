@@ -5,7 +5,9 @@ positions in turn."""
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 from golong_data.config import VerifyConfig
 from golong_data.errors import GolongError
 from golong_data.pipeline.shard import ID_PREFIX, keyed, merge_sorted, shard_manifests
-from golong_data.pipeline.stage import REJECTED
+from golong_data.pipeline.stage import REJECTED, StageRun
 from golong_data.pipeline.stages import StageResult
 
 _ID_PREFIX_B = re.compile(ID_PREFIX.pattern.encode())  # a Sample line starts with its id too
@@ -24,9 +26,6 @@ def sample_order(mans: Sequence[dict[str, Any]], override: Path | None = None
                  ) -> tuple[dict[str, int], dict[str, list[int]]]:
     """The input order of the samples.jsonl the (verify) shards read: (id -> position of its first line,
     id -> positions of its later lines), positions counted over non-blank lines as verify reads them."""
-    import hashlib
-    import json
-
     ins = [(m.get("inputs") or [{}])[0] for m in mans]
     shas = {i.get("sha256") for i in ins}
     if override is not None:
@@ -100,8 +99,6 @@ def _rejection_key(first: dict[str, int], later: dict[str, list[int]]) -> Callab
 
 def merge_verify(shard_dirs: Sequence[Path], out: Path, order_from: Path | None = None) -> str:
     """Merge `verify --shard i/N` outputs into out/verified.jsonl + rejected.jsonl: the single run's bytes."""
-    from golong_data.pipeline.stage import StageRun
-
     mans = shard_manifests(shard_dirs, "verify")
     first, later = sample_order(mans, order_from)
     dirs = [Path(d) for d in shard_dirs]

@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from golong_data.rewards import get_profile, score_sample
 from golong_data.tasks.common import fmt_boxed, fmt_lines, fmt_mcq
 
 THINK_PREFIX = "<think>\n</think>\n"  # an empty reasoning block, then the answer: passes any think gate
@@ -199,8 +200,6 @@ class Blind:
 
 def measure(s: Any, metric: str, profile: Any, seed: int = 0) -> Blind | None:
     """Every blind strategy's score, the chance level and the gold's score for sample s (None: prompt unsplittable)."""
-    from golong_data.rewards import get_profile, score_sample
-
     v = view(s)
     if v is None:
         return None

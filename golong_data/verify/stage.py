@@ -27,14 +27,23 @@ import os
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from golong_data.config import ALL_CHECKS, VerifyConfig, parse_band
 from golong_data.errors import GolongError
+from golong_data.llm import LLMRequest, run_batch
+from golong_data.llm.contract import LOCAL_MODEL
+from golong_data.pipeline.shard import in_shard, parse_shard
+from golong_data.pipeline.stage import StageRun, upstream_stage_dirs
 from golong_data.pipeline.stages import StageResult
 from golong_data.records import Sample, iter_jsonl, read_records, stage_file
+from golong_data.rewards import get_profile, score_sample
+from golong_data.rewards.accuracy import extract_choice
+from golong_data.rewards.common import after_think, passes_think_gate
+from golong_data.rewards.profiles import Profile
+from golong_data.taxonomy import Taxonomy, load_taxonomy, metric_key
 from golong_data.verify import checks as C
-from golong_data.verify.shortcuts import THINK_PREFIX, split_prompt
+from golong_data.verify.shortcuts import THINK_PREFIX, measure, split_prompt
 
 LLM_CHECKS = ("reanswer", "nocontext", "robustness", "band")
 # Input lines held at once. The chunk, not the shard or what passed earlier checks, is also the robustness
@@ -84,8 +93,6 @@ def _doc_lengths(in_dir: Path, documents: str | None) -> dict[str, int] | None:
         p = Path(documents)
         cand.append(p / "documents.jsonl" if p.is_dir() else p)
     else:
-        from golong_data.pipeline.stage import upstream_stage_dirs
-
         cand += [d / "documents.jsonl" for d in upstream_stage_dirs(in_dir)]
     for p in cand:
         if p.is_file():
@@ -130,9 +137,6 @@ def unreadable(metric: str, text: str, prof: Any) -> bool:
     """Whether the reward cannot read any answer in this reply, whatever it says: no "The correct answer is (X)"
     for a multiple choice, no digit for a number, no JSON object for a table. Such a reply scores 0 for its
     format, not its content (graded list metrics read any line, so they always have an answer)."""
-    from golong_data.rewards.accuracy import extract_choice
-    from golong_data.rewards.common import after_think
-
     area = after_think(text) if metric in ("accuracy", "em", "math_verify") or prof.answer_after_think else text
     if metric == "accuracy":
         return extract_choice(area) is None
@@ -149,14 +153,10 @@ class _Solver:
     def __init__(self, cfg: VerifyConfig) -> None:
         self.cfg = cfg
         self.llm = cfg.endpoint.llm_config(cfg.solver)
-        from golong_data.llm.contract import LOCAL_MODEL
-
         self.model = (self.llm.model or os.environ.get("OPENAI_MODEL")
                       or (LOCAL_MODEL if self.llm.base_url is None else "?"))
         self.requests = 0
         self.cached = 0
-        from golong_data.taxonomy import load_taxonomy, metric_key
-
         tax = load_taxonomy(check_prompts=False)
         self._metric = {t: metric_key(spec.metric) for t, spec in tax.tasks.items()}
 
@@ -168,10 +168,6 @@ class _Solver:
         """For each job: (rewards, errors, blind, prompt_sha), scoring each completion against the sample's gold
         under the configured profile and think gate; blind[i]: reply i was cut by the token limit or cannot
         score above 0 for its format (empty, failing the think gate, or `unreadable`) -- see checks.inconclusive."""
-        from golong_data.llm import LLMRequest, run_batch
-        from golong_data.rewards import get_profile, score_sample
-        from golong_data.rewards.common import passes_think_gate
-
         prof = get_profile(self.cfg.profile, self.cfg.think_gate)
 
         reqs = []
@@ -199,10 +195,6 @@ class _Solver:
         return out
 
 
-if TYPE_CHECKING:
-    from golong_data.rewards.profiles import Profile
-    from golong_data.taxonomy import Taxonomy
-
 _Job = tuple[Sample, list[dict[str, Any]], list[int], float]  # (sample, messages, seeds, temperature)
 
 
@@ -220,8 +212,6 @@ class _Setup:
 
     def metric(self, s: Sample) -> str:
         """The reward key of the sample's task type (it decides thresholds and binary-ness)."""
-        from golong_data.taxonomy import metric_key
-
         return metric_key(self.tax.tasks[s.task_type].metric)
 
 
@@ -284,8 +274,6 @@ def _verify_settings(cfg: VerifyConfig, seed: int, shard: str | None) -> dict[st
 def _admit(chunk: list[Sample], base: int, part: tuple[int, int] | None, seen: set[str], su: _Setup, book: _Book,
            skipped: dict[str, str]) -> tuple[list[Sample], list[Sample]]:
     """Start a chunk: ledger duplicate and unknown-type samples; return (distractor pool, this shard's samples)."""
-    from golong_data.pipeline.shard import in_shard
-
     book.state = {}
     book.pending.clear()
     book.at.clear()
@@ -314,8 +302,6 @@ def _admit(chunk: list[Sample], base: int, part: tuple[int, int] | None, seen: s
 
 def _check_gold(active: list[Sample], su: _Setup, book: _Book) -> list[Sample]:
     """The gold check: the sample's own answer scores under its reward, and its evidence spans exist."""
-    from golong_data.rewards import score_sample
-
     nxt: list[Sample] = []
     for s in active:
         reward = float(score_sample(s, THINK_PREFIX + s.answer, profile=su.prof)) if s.answer else 0.0
@@ -329,8 +315,6 @@ def _check_gold(active: list[Sample], su: _Setup, book: _Book) -> list[Sample]:
 
 def _check_shortcut(active: list[Sample], su: _Setup, book: _Book) -> list[Sample]:
     """The shortcut check: blind baselines (no context, wrong context) must not score like the gold."""
-    from golong_data.verify.shortcuts import measure
-
     nxt: list[Sample] = []
     for s in active:
         b = measure(s, su.metric(s), su.prof, su.seed)
@@ -437,11 +421,6 @@ def run_verify(in_dir: Path, out_dir: Path, cfg: VerifyConfig | None = None, see
                shard: str | None = None) -> VerifySummary:
     """Verify in_dir/samples.jsonl into out_dir/verified.jsonl (+ rejected.jsonl, manifest.json); with `shard`
     ('i/N') only the samples of that shard (see the module docstring)."""
-    from golong_data.pipeline.shard import parse_shard
-    from golong_data.pipeline.stage import StageRun
-    from golong_data.rewards import get_profile
-    from golong_data.taxonomy import load_taxonomy
-
     cfg = cfg or VerifyConfig()
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     bad = [c for c in cfg.checks if c not in ALL_CHECKS]
