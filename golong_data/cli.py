@@ -243,7 +243,7 @@ def synthesize(
     max_in_flight: int = opt(EndpointConfig, "max_in_flight"),
     max_cost: float | None = opt(EndpointConfig, "max_cost"),
     shard: str | None = typer.Option(None, help="Make only shard i/N of the sample slots (e.g. 0/4), from "
-                                      "the whole library; `merge synthesize` joins the shards."),
+                                      "the whole library; `shard synthesize --merge-only` joins the shards."),
 ) -> None:
     """Build verifiable long-context samples of the nine task types, padded with distractors to token buckets."""
     cfg = SynthConfig(

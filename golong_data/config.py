@@ -204,7 +204,7 @@ class ShardsConfig:
 
 @dataclass
 class DedupConfig:
-    """Near-duplicate and contamination settings, shared by `dedup`, `dedup-shards`, `shards` and `run`."""
+    """Near-duplicate and contamination settings, shared by `dedup`, `shard dedup` and `run`."""
 
     threshold: float = setting("Jaccard similarity (MinHash estimate) at which texts are near duplicates.",
                              default=0.8, range=(0.01, 1))
@@ -260,6 +260,7 @@ class SynthConfig:
         check_ranges(self)
 
     def resolved(self) -> dict[str, Any]:
+        # lazy: config is read by `--help`, which must not load the nine task modules
         from golong_data.tasks import VERSION  # the constructors' version: a new one is a different output
 
         d = asdict(self)

@@ -5,7 +5,7 @@ studies use: long enough that a shared 13-gram is a quotation, not a common phra
 
 Benchmark files are JSONL (one object per line) or parquet; every string anywhere in a record (nested
 lists and dicts included: LongBench's `context`/`input`/`answers`, RULER's `input`, Qasper's paragraphs...)
-is a text field. Words are the normalised words of near-duplicate detection (dedup_minhash.words). Each
+is a text field. Words are the normalised words of near-duplicate detection (dedup.minhash.words). Each
 n-gram is hashed to 64 bits (blake2b per distinct word, then a polynomial rolling combination in numpy) and
 each benchmark file keeps one sorted uint64 array: 8 bytes per benchmark n-gram, looked up with
 searchsorted. A 64-bit collision between a chunk and a benchmark n-gram has odds ~ n_chunk_ngrams *

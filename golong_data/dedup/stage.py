@@ -121,7 +121,7 @@ def input_files(in_dir: Path) -> tuple[Path, Path]:
 
 def dedup_config(threshold: float, num_perm: int, ngram: int, against: Sequence[Path],
                  contam_ngram: int) -> dict[str, Any]:
-    """The stage's manifest config, with the LSH banding its threshold gives (dedup and dedup-shards)."""
+    """The stage's manifest config, with the LSH banding its threshold gives (dedup, unsharded and sharded)."""
     bands, rows = lsh_params(threshold, num_perm)
     doc_bands, doc_rows = doc_lsh_params(threshold, num_perm)
     return {
@@ -151,7 +151,7 @@ def _scan_documents(docs_path: Path, hasher: Any) -> tuple[RecordTable, dict[str
 def ledger_document_drops(run: Any, ids: list[str], sources: list[str],
                           drops: dict[int, Any]) -> tuple[set[str], dict[str, str]]:
     """One rejection per dropped document, in input order; returns the kept ids and, per dropped id, the id kept
-    in its place (dedup and dedup-shards write the same lines)."""
+    in its place (the unsharded and sharded dedup write the same lines)."""
     kept_doc_ids = {ids[i] for i in range(len(ids)) if i not in drops}
     for i in sorted(drops):
         dr = drops[i]
@@ -276,7 +276,7 @@ def run_dedup(
 
 def ledger_chunk_drops(run: Any, ids: list[str], chunk_doc: list[str], drops: list[Any]) -> set[int]:
     """One rejection per dropped chunk, in chunk order, naming its kept twin and both documents; returns the
-    dropped chunks' indices (dedup and dedup-shards write the same lines)."""
+    dropped chunks' indices (the unsharded and sharded dedup write the same lines)."""
     for dr in sorted(drops, key=lambda x: x.index):
         detail = rejection_detail(kept=ids[dr.kept], similarity=dr.similarity, doc_id=chunk_doc[dr.index],
                                   kept_doc_id=chunk_doc[dr.kept])

@@ -308,7 +308,7 @@ def run_synthesize(in_dir: Path, out_dir: Path, cfg: SynthConfig, taxonomy_path:
                 rej = rejected.setdefault((task, bucket), Counter())
                 results = _attempt_bucket(syn, task, bucket, btoks[bucket], docs, shard, quota)
                 attempts += len(results)
-                # A whole run selects here; a shard writes its raw attempts and `merge synthesize` selects.
+                # A whole run selects here; a shard writes its raw attempts and the merge (synth/merge.py) selects.
                 decisions = [KEEP] * len(results) if shard else select(
                     [_outcome(slot, src, b) for slot, src, b in results], cfg.llm, quota, per_doc)
                 _record_bucket(run, out, results, decisions, rej, made, (task, bucket), bar)
