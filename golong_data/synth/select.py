@@ -1,4 +1,4 @@
-"""Which of synthesize's attempts become samples: the one rule shared by a whole run and the merge of its shards (synth/merge.py).
+"""Which of synthesize's attempts become samples: one rule for a whole run and for its shards' merge (synth/merge.py).
 
 Synthesize works in *slots*: slot s of (task, bucket) is one wanted sample, tried up to attempts_per_sample
 times (programs), or one LLM attempt (LLM constructors make 2 x quota of them). A slot's outcome depends only
