@@ -28,6 +28,7 @@ from golong_data.config import (
     default_of,
     help_of,
 )
+from golong_data.pipeline.stages import STAGES  # light: the registry names stage modules, loads none
 
 app = typer.Typer(
     help="Build long-context RLVR training data (the GoLongRL recipe) and train on it.\n\n"
@@ -103,7 +104,7 @@ def csv(text: str | None) -> list[str] | None:
 
 
 # ---------------------------------------------------------------- ingest (issue 2)
-@app.command()
+@app.command(help=STAGES["ingest"].help)
 @handle_errors
 def ingest(
     paths: list[Path] = typer.Argument(..., help="Files or directories (recursive): EPUB, PDF, JSON/JSONL dialogues, "
@@ -113,14 +114,13 @@ def ingest(
     shard: str | None = typer.Option(None, help="Process only shard i/N of the inputs (e.g. 0/4)."),
     workers: int | None = opt(IngestConfig, "workers"),
 ) -> None:
-    """Read books, papers and dialogues into one document record each."""
     res = run_stage("ingest", paths, out, IngestConfig(workers=workers), shard)
     if strict and res.detail.rejected:
         raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------- chunk (issue 4)
-@app.command()
+@app.command(help=STAGES["chunk"].help)
 @handle_errors
 def chunk(
     in_dir: Path = typer.Option(..., "--in", "-i", help="Directory holding documents.jsonl (ingest's output)."),
@@ -129,12 +129,11 @@ def chunk(
     tokenizer: str | None = opt(ChunkConfig, "tokenizer"),
     shard: str | None = typer.Option(None, help="Process only shard i/N of the documents (e.g. 0/4)."),
 ) -> None:
-    """Split documents into token-exact chunks on section, paragraph, then sentence boundaries."""
     run_stage("chunk", in_dir, out, ChunkConfig(max_tokens=max_tokens, tokenizer=tokenizer), shard)
 
 
 # ---------------------------------------------------------------- dedup (issue 4)
-@app.command()
+@app.command(help=STAGES["dedup"].help)
 @handle_errors
 def dedup(
     in_dir: Path = typer.Option(..., "--in", "-i", help="Directory holding chunks.jsonl + documents.jsonl (chunk's "
@@ -152,7 +151,6 @@ def dedup(
     shard: str | None = typer.Option(None, help="i/N: --in is chunk shard i (`chunk --shard i/N`'s output); write its "
                                      "MinHash signatures, which `shard dedup --merge-only` clusters."),
 ) -> None:
-    """Drop exact and near-duplicate documents and chunks, and chunks quoting a benchmark."""
     if questions:
         from golong_data.dedup.questions import run_question_dedup
 
@@ -223,7 +221,7 @@ def serve_local(
 
 
 # ---------------------------------------------------------------- synthesize (issue 6)
-@app.command()
+@app.command(help=STAGES["synthesize"].help)
 @handle_errors
 def synthesize(
     in_dir: Path = typer.Option(..., "--in", "-i", help="Directory with documents.jsonl (+ chunks.jsonl after dedup)."),
@@ -245,7 +243,6 @@ def synthesize(
     shard: str | None = typer.Option(None, help="Make only shard i/N of the sample slots (e.g. 0/4), from "
                                       "the whole library; `shard synthesize --merge-only` joins the shards."),
 ) -> None:
-    """Build verifiable long-context samples of the nine task types, padded with distractors to token buckets."""
     cfg = SynthConfig(
         per_type=per_type, total=total, buckets=csv(buckets) or [], seed=seed, tasks=csv(tasks),
         near_ratio=near_ratio, depth=depth, llm=llm, taxonomy=str(taxonomy) if taxonomy else None,
@@ -256,7 +253,7 @@ def synthesize(
 
 
 # ---------------------------------------------------------------- verify (issue 7)
-@app.command()
+@app.command(help=STAGES["verify"].help)
 @handle_errors
 def verify(
     in_dir: Path = typer.Option(..., "--in", "-i", help="Synthesize output directory (holds samples.jsonl)."),
@@ -279,7 +276,6 @@ def verify(
                                        "</think> (for solvers that do not think, e.g. SmolLM2)."),
     max_blind: float = opt(VerifyConfig, "max_blind", "--max-blind"),
 ) -> None:
-    """Keep samples whose gold is right, that need their context, and that teach something (pass-rate band)."""
     endpoint = EndpointConfig(base_url=base_url, api_key_env=api_key_env, max_in_flight=max_in_flight,
                               max_cost=max_cost)
     cfg = VerifyConfig(checks=csv(checks) or [], solver=solver, endpoint=endpoint, k=k, band=band,
@@ -289,7 +285,7 @@ def verify(
 
 
 # ---------------------------------------------------------------- export + run (issue 8)
-@app.command()
+@app.command(help=STAGES["export"].help)
 @handle_errors
 def export(
     in_dir: Path = typer.Option(..., "--in", "-i", help="Verify output directory (verified.jsonl) or synthesize's."),
@@ -302,7 +298,6 @@ def export(
     taxonomy: Path | None = typer.Option(None, help="taxonomy.yaml with the per-type shares (default: bundled)."),
     profile: str = opt(ExportConfig, "profile", "--profile"),
 ) -> None:
-    """Mix the RLVR set by taxonomy shares and write it in the verl schema, with its dataset card."""
     import shlex
 
     command = "golong-data " + " ".join(shlex.quote(a) for a in sys.argv[1:])

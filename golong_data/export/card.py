@@ -77,6 +77,15 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _save_png(plt: Any, fig: Any, path: Path) -> str:
+    """Write the figure atomically and close it; returns the file name."""
+    fig.tight_layout()
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", metadata={"Software": None})  # no version string: same data, same bytes
+    plt.close(fig)
+    return path.name
+
+
 def _plots(out_dir: Path, result: Any, tasks: list[str]) -> list[str]:
     """token_lengths.png and task_shares.png (matplotlib, Agg: no display, same bytes every run)."""
     try:
@@ -87,29 +96,20 @@ def _plots(out_dir: Path, result: Any, tasks: list[str]) -> list[str]:
     import matplotlib.pyplot as plt
 
     written = []
-    meta = {"Software": None}  # no version string in the PNG: the same data gives the same bytes
     fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
     lengths = [e.n_tokens for e in result.train]
     ax.hist(lengths or [0], bins=40, color="#4c72b0")
     ax.set_xlabel("prompt tokens")
     ax.set_ylabel("train rows")
     ax.set_title("Token length of the training rows")
-    fig.tight_layout()
-    with atomic_open(out_dir / "token_lengths.png", "wb") as f:
-        fig.savefig(f, format="png", metadata=meta)
-    plt.close(fig)
-    written.append("token_lengths.png")
+    written.append(_save_png(plt, fig, out_dir / "token_lengths.png"))
 
     counts = Counter(e.task_type for e in result.train)
     fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
     ax.barh(tasks[::-1], [counts.get(t, 0) for t in tasks[::-1]], color="#55a868")
     ax.set_xlabel("train rows")
     ax.set_title("Rows per task type")
-    fig.tight_layout()
-    with atomic_open(out_dir / "task_shares.png", "wb") as f:
-        fig.savefig(f, format="png", metadata=meta)
-    plt.close(fig)
-    written.append("task_shares.png")
+    written.append(_save_png(plt, fig, out_dir / "task_shares.png"))
     return written
 
 
