@@ -31,7 +31,8 @@ def upstream_shards(in_dir: Path, n: int) -> list[Path] | None:
         return None
     dirs = shard_dirs(in_dir, n)
     recorded = {Path(i["path"]): i["sha256"] for i in merged.get("inputs", [])}
-    if not recorded or any(p.parent not in dirs for p in recorded):
+    mine = {d.resolve() for d in dirs}
+    if not recorded or any(p.parent.resolve() not in mine for p in recorded):
         return None
     if any(not p.is_file() or sha256_file(p) != digest for p, digest in recorded.items()):
         return None
@@ -42,8 +43,7 @@ def run_sharded(stage: Stage, executor: Any, n: int, inputs: Any, out: Path, cfg
     """Run `stage` as n shard tasks writing OUT.shards/i, then merge them into out."""
     if n < 1:
         raise ConfigError(f"shards must be >= 1, got {n}")
-    if not stage.shards:
-        return stage.merge([], out, cfg)  # raises: says why the stage is not sharded
+    stage.require_shards()
     out = Path(out)
     dirs = shard_dirs(out, n)
     if stage.shards == "upstream":

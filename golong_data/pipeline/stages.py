@@ -65,10 +65,13 @@ class Stage:
         result: StageResult = self.load().run(inputs, Path(out_dir), cfg, shard)
         return result
 
-    def merge(self, shard_dirs: Sequence[Path], out_dir: Path, cfg: Any, inputs: Sequence[Path] = ()) -> StageResult:
+    def require_shards(self) -> None:
         if not self.shards:
             raise GolongError(f"the {self.name} stage is not sharded: {self.unsharded_why}",
                               f"run `golong-data {self.name}` once on the merged upstream output")
+
+    def merge(self, shard_dirs: Sequence[Path], out_dir: Path, cfg: Any, inputs: Sequence[Path] = ()) -> StageResult:
+        self.require_shards()
         dirs = [Path(d) for d in shard_dirs]
         result: StageResult = self.load(merge=True).merge(dirs, Path(out_dir), cfg, list(inputs))
         return result
