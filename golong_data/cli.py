@@ -29,6 +29,7 @@ from golong_data.config import (
     help_of,
 )
 from golong_data.pipeline.stages import STAGES  # light: the registry names stage modules, loads none
+from golong_data.train.config import TrainConfig  # plain dataclasses: nothing heavy
 
 app = typer.Typer(
     help="Build long-context RLVR training data (the GoLongRL recipe) and train on it.\n\n"
@@ -323,54 +324,50 @@ def run(
 
 
 # ---------------------------------------------------------------- train (issue 9)
-# Help texts and defaults come from TrainConfig's field metadata (declared once). config.py is plain
-# dataclasses: importing it here costs nothing; torch/TRL load inside the command only.
-from golong_data.train.config import TrainConfig as _TC  # noqa: E402
-
-_TD = _TC()
-
+# Help texts and defaults come from TrainConfig's fields (opt, as for the stages); torch/TRL load inside the
+# command only.
 
 @app.command()
 @handle_errors
 def train(
-    data: Path = typer.Option(..., "--data", help=_TC.help("data")),
-    algo: str = typer.Option(_TD.algo, help=_TC.help("algo")),
-    model: str | None = typer.Option(None, help=_TC.help("model")),
-    tiny: bool = typer.Option(False, "--tiny", help=_TC.help("tiny")),
-    backend: str = typer.Option(_TD.backend, help=_TC.help("backend")),
-    emit: Path | None = typer.Option(None, help=_TC.help("emit")),
-    output_dir: Path = typer.Option(_TD.output_dir, help=_TC.help("output_dir")),
-    resume: bool = typer.Option(False, "--resume", help=_TC.help("resume")),
-    max_steps: int = typer.Option(_TD.max_steps, help=_TC.help("max_steps")),
-    learning_rate: float = typer.Option(_TD.learning_rate, help=_TC.help("learning_rate")),
-    num_generations: int = typer.Option(_TD.num_generations, help=_TC.help("num_generations")),
-    prompts_per_step: int = typer.Option(_TD.prompts_per_step, help=_TC.help("prompts_per_step")),
-    max_prompt_tokens: int = typer.Option(_TD.max_prompt_tokens, help=_TC.help("max_prompt_tokens")),
-    max_completion_length: int = typer.Option(_TD.max_completion_length, help=_TC.help("max_completion_length")),
-    temperature: float = typer.Option(_TD.temperature, help=_TC.help("temperature")),
-    epsilon: float = typer.Option(_TD.epsilon, help=_TC.help("epsilon")),
-    epsilon_high: float = typer.Option(_TD.epsilon_high, help=_TC.help("epsilon_high")),
-    beta: float = typer.Option(_TD.beta, help=_TC.help("beta")),
-    alpha: float = typer.Option(_TD.alpha, help=_TC.help("alpha")),
-    gamma: float = typer.Option(_TD.gamma, help=_TC.help("gamma")),
-    scale_rewards: str = typer.Option(_TD.scale_rewards, help=_TC.help("scale_rewards")),
-    save_steps: int = typer.Option(_TD.save_steps, help=_TC.help("save_steps")),
-    seed: int = typer.Option(_TD.seed, help=_TC.help("seed")),
-    device: str = typer.Option(_TD.device, help=_TC.help("device")),
-    profile: str = typer.Option(_TD.profile, "--profile", help=_TC.help("profile")),
-    no_think_gate: bool = typer.Option(False, "--no-think-gate", help=_TC.help("no_think_gate")),
-    eval_split: float = typer.Option(_TD.eval_split, help=_TC.help("eval_split")),
-    eval_data: Path | None = typer.Option(None, help=_TC.help("eval_data")),
-    eval_steps: int = typer.Option(_TD.eval_steps, help=_TC.help("eval_steps")),
-    eval_max_new_tokens: int = typer.Option(_TD.eval_max_new_tokens, help=_TC.help("eval_max_new_tokens")),
-    generation: str = typer.Option(_TD.generation, help=_TC.help("generation")),
-    zero_reward_steps: int = typer.Option(_TD.zero_reward_steps, help=_TC.help("zero_reward_steps")),
+    data: Path = typer.Option(..., "--data", help=help_of(TrainConfig, "data")),
+    algo: str = opt(TrainConfig, "algo"),
+    model: str | None = opt(TrainConfig, "model"),
+    tiny: bool = opt(TrainConfig, "tiny", "--tiny"),
+    backend: str = opt(TrainConfig, "backend"),
+    emit: Path | None = opt(TrainConfig, "emit"),
+    output_dir: Path = opt(TrainConfig, "output_dir"),
+    resume: bool = opt(TrainConfig, "resume", "--resume"),
+    max_steps: int = opt(TrainConfig, "max_steps"),
+    learning_rate: float = opt(TrainConfig, "learning_rate"),
+    num_generations: int = opt(TrainConfig, "num_generations"),
+    prompts_per_step: int = opt(TrainConfig, "prompts_per_step"),
+    max_prompt_tokens: int = opt(TrainConfig, "max_prompt_tokens"),
+    max_completion_length: int = opt(TrainConfig, "max_completion_length"),
+    temperature: float = opt(TrainConfig, "temperature"),
+    epsilon: float = opt(TrainConfig, "epsilon"),
+    epsilon_high: float = opt(TrainConfig, "epsilon_high"),
+    beta: float = opt(TrainConfig, "beta"),
+    alpha: float = opt(TrainConfig, "alpha"),
+    gamma: float = opt(TrainConfig, "gamma"),
+    scale_rewards: str = opt(TrainConfig, "scale_rewards"),
+    save_steps: int = opt(TrainConfig, "save_steps"),
+    seed: int = opt(TrainConfig, "seed"),
+    device: str = opt(TrainConfig, "device"),
+    profile: str = opt(TrainConfig, "profile", "--profile"),
+    no_think_gate: bool = opt(TrainConfig, "no_think_gate", "--no-think-gate"),
+    eval_split: float = opt(TrainConfig, "eval_split"),
+    eval_data: Path | None = opt(TrainConfig, "eval_data"),
+    eval_steps: int = opt(TrainConfig, "eval_steps"),
+    eval_max_new_tokens: int = opt(TrainConfig, "eval_max_new_tokens"),
+    generation: str = opt(TrainConfig, "generation"),
+    zero_reward_steps: int = opt(TrainConfig, "zero_reward_steps"),
 ) -> None:
     """Train with GRPO, TMN or TMN-Reweight: TRL on one GPU, or write a verl run (--backend verl --emit DIR)."""
     from dataclasses import fields
 
     values = dict(locals())
-    cfg = _TC(**{f.name: values[f.name] for f in fields(_TC) if f.name in values}).validate()
+    cfg = TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig) if f.name in values}).validate()
     if cfg.backend == "verl":
         from golong_data.train.verl_emit import emit_verl
 
@@ -400,12 +397,12 @@ def eval_(
                               "or smollm2-135m; loaded as `train --model` is."),
     data: Path = typer.Option(..., "--data", help="Held-out samples: samples.jsonl / verified.jsonl / "
                               "train.parquet, or a stage directory."),
-    profile: str = typer.Option("golongrl", "--profile", help=_TC.help("profile")),
-    no_think_gate: bool = typer.Option(False, "--no-think-gate", help=_TC.help("no_think_gate")),
+    profile: str = opt(TrainConfig, "profile", "--profile"),
+    no_think_gate: bool = opt(TrainConfig, "no_think_gate", "--no-think-gate"),
     max_new_tokens: int = typer.Option(256, help="Greedy tokens per answer."),
     batch_size: int = typer.Option(16, help="Prompts per generate call (sorted by length first)."),
     limit: int | None = typer.Option(None, help="Evaluate only the first N samples."),
-    device: str = typer.Option("auto", help=_TC.help("device")),
+    device: str = opt(TrainConfig, "device"),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write {sample_id, task_type, score, completion} "
                                     "JSONL here."),
 ) -> None:

@@ -80,14 +80,6 @@ class TrainConfig:
                                                                  "model.generate) or paged (transformers' continuous "
                                                                  "batching, paged KV cache)."})
 
-    @classmethod
-    def help(cls, name: str) -> str:
-        """The declared help text of one field (what the CLI shows)."""
-        for f in fields(cls):
-            if f.name == name:
-                return str(f.metadata["help"])
-        raise KeyError(name)
-
     def validate(self) -> TrainConfig:
         """Raise a ConfigError naming the setting and what to set instead; returns self."""
         if self.algo not in ALGOS:
