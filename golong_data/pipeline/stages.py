@@ -50,7 +50,7 @@ class StageResult:
 @dataclass(frozen=True)
 class Stage:
     name: str
-    module: str  # holds run() and merge()
+    module: str  # holds run() (and merge(), unless merge_module names another module)
     config: type
     reads: str  # "corpus", or the upstream stage whose directory is the input
     help: str
