@@ -184,10 +184,8 @@ def score(
                               "or verl rows (parquet or JSONL)."),
     completions: Path = typer.Option(..., "--completions", help="JSONL of {id, completion}; id = sample id "
                                      "(verl rows: extra_info.sample_id or extra_info.index)."),
-    profile: str = typer.Option("golongrl", "--profile", help="golongrl (the official reward code, quirks "
-                                "included) or strict (quirks fixed)."),
-    no_think_gate: bool = typer.Option(False, "--no-think-gate", help="Do not zero responses lacking one "
-                                       "</think> (for non-thinking models)."),
+    profile: str = opt(TrainConfig, "profile", "--profile"),
+    no_think_gate: bool = opt(TrainConfig, "no_think_gate", "--no-think-gate"),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write {id, task_type, score} JSONL here "
                                     "(default: stdout)."),
     strict_routes: bool = typer.Option(False, "--strict-routes", help="Stop with an error on a row the official "
