@@ -23,12 +23,13 @@ from golong_data.config import (
     EndpointConfig,
     ExportConfig,
     IngestConfig,
+    ShardsConfig,
     SynthConfig,
     VerifyConfig,
     default_of,
     help_of,
 )
-from golong_data.pipeline.stages import STAGES  # light: the registry names stage modules, loads none
+from golong_data.pipeline.stages import STAGES, get_stage  # light: the registry names stage modules, loads none
 from golong_data.train.config import TrainConfig  # plain dataclasses: nothing heavy
 
 app = typer.Typer(
@@ -415,16 +416,14 @@ def eval_(
 
 
 # ---------------------------------------------------------------- sharding (issues 11, 17)
-_WORKERS_HELP = "Parallel shard tasks (local; default: CPU cores, max 8) or CPUs of a local Ray (default: all)."
-_EXECUTOR_HELP = "Where shard tasks run: local (a process pool here) or ray (a Ray cluster; pip install " \
-    "'golong-data[ray]')."
 _STAGE_HELP = "ingest, chunk, dedup, synthesize or verify; llm-cache (with --merge-only) folds nodes' LLM caches."
 
 
 def _executor(executor: str, workers: int | None, ray_address: str | None) -> Any:
     from golong_data.pipeline.executor import get_executor
 
-    return get_executor(executor, workers=workers, address=ray_address)
+    cfg = ShardsConfig(executor=executor, workers=workers, ray_address=ray_address)  # checks the ranges
+    return get_executor(cfg.executor, workers=cfg.workers, address=cfg.ray_address)
 
 
 def stage_config(name: str, settings: list[str]) -> Any:
@@ -433,8 +432,6 @@ def stage_config(name: str, settings: list[str]) -> Any:
 
     from golong_data.config import from_mapping
     from golong_data.errors import ConfigError
-    from golong_data.pipeline.stages import get_stage
-
     data: dict[str, Any] = {}
     for item in settings:
         key, eq, value = item.partition("=")
@@ -446,8 +443,6 @@ def stage_config(name: str, settings: list[str]) -> Any:
 
 def shard_stage(name: str, inputs: list[Path], out: Path, n: int, settings: list[str], executor: Any) -> None:
     from golong_data.pipeline.sharded import run_sharded
-    from golong_data.pipeline.stages import get_stage
-
     stage = get_stage(name)
     res = run_sharded(stage, executor, n, inputs if stage.reads == "corpus" else inputs[0], out,
                       stage_config(name, settings))
@@ -462,8 +457,6 @@ def merge_stage(name: str, shard_dirs: list[Path], out: Path, shard_inputs: list
 
         echo(merge_llm_caches(shard_dirs, out))
         return
-    from golong_data.pipeline.stages import get_stage
-
     echo(get_stage(name).merge(shard_dirs, out, stage_config(name, settings), shard_inputs).line)
 
 
@@ -484,9 +477,9 @@ def shard(
                                             "ingest: the corpus paths (their order is the output order); dedup: the "
                                             "chunk shard dirs, in order; chunk/verify: the upstream file, if not the "
                                             "one their manifests name. Repeatable."),
-    executor: str = typer.Option("local", help=_EXECUTOR_HELP),
-    workers: int | None = typer.Option(None, min=1, help=_WORKERS_HELP),
-    ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
+    executor: str = opt(ShardsConfig, "executor"),
+    workers: int | None = opt(ShardsConfig, "workers"),
+    ray_address: str | None = opt(ShardsConfig, "ray_address"),
 ) -> None:
     """Run a stage as N shard tasks on a process pool or Ray, then merge: the same bytes as the single stage.
 
@@ -523,9 +516,9 @@ def dedup_shards(
     against: list[Path] = typer.Option([], help="Benchmark file to decontaminate against; repeatable."),
     contam_ngram: int = opt(DedupConfig, "contam_ngram"),
     order_from: Path | None = typer.Option(None, "--order-from", help="The documents.jsonl the chunk shards read."),
-    executor: str = typer.Option("local", help=_EXECUTOR_HELP),
-    workers: int | None = typer.Option(None, min=1, help=_WORKERS_HELP),
-    ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
+    executor: str = opt(ShardsConfig, "executor"),
+    workers: int | None = opt(ShardsConfig, "workers"),
+    ray_address: str | None = opt(ShardsConfig, "ray_address"),
 ) -> None:
     """Old spelling of `golong-data shard dedup` over chunk shard directories made by hand."""
     from golong_data.dedup.shards import run_dedup_shards
@@ -543,9 +536,9 @@ def shards(
     n: int = typer.Option(4, "--shards", "-n", min=1, help="Shards per stage."),
     max_tokens: int = typer.Option(..., "--max-tokens", help="Most tokens per chunk."),
     threshold: float = opt(DedupConfig, "threshold"),
-    executor: str = typer.Option("local", help=_EXECUTOR_HELP),
-    workers: int | None = typer.Option(None, min=1, help=_WORKERS_HELP),
-    ray_address: str | None = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray."),
+    executor: str = opt(ShardsConfig, "executor"),
+    workers: int | None = opt(ShardsConfig, "workers"),
+    ray_address: str | None = opt(ShardsConfig, "ray_address"),
 ) -> None:
     """Old spelling of `golong-data shard ingest`, `shard chunk`, `shard dedup` in a row."""
     ex = _executor(executor, workers, ray_address)
