@@ -176,7 +176,8 @@ class ExportConfig:
     )
     taxonomy: str | None = setting("taxonomy.yaml giving the per-type shares (None: the bundled one).", default=None,
                                    path=True)
-    plots: bool = setting("Draw the PNG plots of the dataset card (needs matplotlib: the [card] extra).", default=True)
+    plots: bool = setting("Draw the PNG plots of the dataset card (needs matplotlib: golong-data's card extra).",
+                          default=True)
     profile: str = setting("Reward profile the card's shortcut table is measured under (golongrl, or strict for "
                            "training with the strict rewards); rows verified under another profile are re-measured.",
                            default="golongrl")
@@ -192,8 +193,8 @@ class ExportConfig:
 class ShardsConfig:
     n: int = setting("Shards per stage: ingest, chunk, dedup, synthesize and verify run as n tasks each, then merge "
                    "into the bytes of one run (1: no sharding).", default=1, range=(1, None))
-    executor: str = setting("Where shard tasks run: local (a process pool here) or ray (pip install "
-                          "'golong-data[ray]').", default="local")
+    executor: str = setting("Where shard tasks run: local (a process pool here) or ray (needs golong-data's ray "
+                            "extra).", default="local")
     workers: int | None = setting("Parallel tasks (local: default CPU cores, at most 8; ray: CPUs of a local Ray).",
                                 default=None, range=(1, None))
     ray_address: str | None = setting("Ray cluster address (e.g. auto); None: a local Ray instance.", default=None)
