@@ -27,8 +27,10 @@ from golong_data.config import (
     SynthConfig,
     VerifyConfig,
     default_of,
+    from_mapping,
     help_of,
 )
+from golong_data.errors import ConfigError, GolongError
 from golong_data.pipeline.stages import STAGES, get_stage  # light: the registry names stage modules, loads none
 from golong_data.train.config import TrainConfig  # plain dataclasses: nothing heavy
 
@@ -59,8 +61,6 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from golong_data.errors import GolongError
-
         try:
             return fn(*args, **kwargs)
         except typer.Exit:
@@ -92,8 +92,6 @@ def echo(line: str) -> None:
 
 def run_stage(name: str, inputs: Any, out: Path, cfg: Any, shard: str | None = None) -> Any:
     """Run one stage through the registry and print what it returned (notes, then its line)."""
-    from golong_data.pipeline.stages import STAGES
-
     res = STAGES[name].run(inputs, out, cfg, shard)
     for note in res.notes:
         echo(note)
@@ -376,8 +374,6 @@ def train(
     try:
         from golong_data.train.trl_backend import train_trl
     except ImportError as e:
-        from golong_data.errors import GolongError
-
         raise GolongError(f"the TRL backend needs the [train] extra ({e.name} is missing)",
                           "pip install torch==2.13.0 && pip install -e '.[train]'") from None
     s = train_trl(cfg, echo=echo)
@@ -430,8 +426,6 @@ def stage_config(name: str, settings: list[str]) -> Any:
     """The stage's config from `key=value` pairs, values read as YAML, checked like a `run` config section."""
     import yaml
 
-    from golong_data.config import from_mapping
-    from golong_data.errors import ConfigError
     data: dict[str, Any] = {}
     for item in settings:
         key, eq, value = item.partition("=")
