@@ -339,10 +339,6 @@ def _expand(text: str, env: dict[str, str]) -> str:
     return re.sub(r"\$(\w+)|\$\{(\w+)\}", lambda m: env.get(m.group(1) or m.group(2), m.group(0)), text)
 
 
-def help_text(cls: type) -> dict[str, str]:
-    return {f.name: f.metadata.get("help", "") for f in fields(cls)}
-
-
 def yaml_keys(cls: type) -> dict[str, Any]:
     """The fields a YAML mapping may set: not the loader's, not internal ones, not shared ones (a stage section
     takes the top-level `seed:` and `llm:`)."""

@@ -1,10 +1,9 @@
 """Near-duplicate questions: one matcher for `dedup --questions`, synthesize's slot selection and export's mix.
 
-rapidfuzz token_set_ratio over normalised questions; `question_key` is the exact (normalised) form."""
+rapidfuzz token_set_ratio over normalised questions (rapidfuzz's default_process: case and punctuation ignored)."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,13 +16,6 @@ from golong_data.dedup.stage import rejection_detail
 from golong_data.errors import ConfigError, GolongError
 from golong_data.pipeline.stage import StageRun
 from golong_data.records import line_offsets
-
-_WS = re.compile(r"\W+")
-
-
-def question_key(q: str) -> str:
-    """Exact-duplicate key of a question: case, punctuation and spacing ignored."""
-    return _WS.sub(" ", q.lower()).strip()
 
 
 def duplicate_questions(questions: list[str]) -> list[int]:
